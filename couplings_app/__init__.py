@@ -1,0 +1,1 @@
+"""WHICH records are linked and WHAT HAPPENED: couplings, synchronization jobs, errors."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CouplingsAppConfig(AppConfig):
+    name = "couplings_app"
+    verbose_name = "Couplings"

@@ -1,0 +1,1 @@
+"""The embedded CRM: a Dataverse-compatible Web API served by this project (its own database)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CrmEmulatorConfig(AppConfig):
+    name = "crm_emulator"
+    verbose_name = "Embedded CRM"

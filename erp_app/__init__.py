@@ -1,0 +1,1 @@
+"""The ERP side: Business Central's tables that the synchronization reads and writes."""

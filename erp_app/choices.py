@@ -1,0 +1,27 @@
+"""Option values of the ERP tables, with Business Central's captions."""
+
+from django.db import models
+
+
+class Blocked(models.TextChoices):
+    NONE = "", "(not blocked)"
+    SHIP = "ship", "Ship"
+    INVOICE = "invoice", "Invoice"
+    ALL = "all", "All"
+
+
+class VendorBlocked(models.TextChoices):
+    NONE = "", "(not blocked)"
+    PAYMENT = "payment", "Payment"
+    ALL = "all", "All"
+
+
+class ContactType(models.TextChoices):
+    COMPANY = "company", "Company"
+    PERSON = "person", "Person"
+
+
+class InvoiceLineType(models.TextChoices):
+    ITEM = "item", "Item"
+    RESOURCE = "resource", "Resource"
+    GL_ACCOUNT = "gl_account", "G/L Account"

@@ -1,0 +1,1 @@
+"""WHAT to synchronize: the connection, table mappings, field mappings, transformation rules."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MappingsAppConfig(AppConfig):
+    name = "mappings_app"
+    verbose_name = "Mappings"

@@ -1,0 +1,2 @@
+app_name = "mappings"
+urlpatterns = []

@@ -1,0 +1,33 @@
+"""Form helpers shared by every app."""
+
+from django import forms
+
+
+class BootstrapFormMixin:
+    """Gives each widget Bootstrap's classes, and marks fields with errors as invalid."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for bound in self.fields.values():
+            widget = bound.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, (forms.Select, forms.SelectMultiple)):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+            if isinstance(widget, forms.DateInput):
+                widget.input_type = "date"
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid"
+                widget.attrs["aria-invalid"] = "true"
+
+
+class BootstrapModelForm(BootstrapFormMixin, forms.ModelForm):
+    pass

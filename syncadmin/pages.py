@@ -1,0 +1,61 @@
+"""A registry of model pages: what the generic list / detail / edit views show of a model.
+
+An app registers each model once (`site.register(Model, ...)`) and its urls.py mounts
+`site.urls()`; the views, tables, filters and forms are built from this description, so every
+table gets search, sorting, filters, paging, detail and edit pages without repeating itself.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import models
+
+
+@dataclass(eq=False)
+class ModelPage:
+    model: type[models.Model]
+    list_columns: list[str]
+    search_fields: list[str]
+    filter_fields: list[str] = field(default_factory=list)
+    # ("FastTab caption", [fields]) as BC groups a card page; the edit form uses the same.
+    fieldsets: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Related rows shown under the card: (caption, related accessor, [columns]).
+    related: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        return self.model._meta.model_name
+
+    @property
+    def title(self) -> str:
+        return str(self.model._meta.verbose_name_plural).title()
+
+    @property
+    def form_fields(self) -> list[str]:
+        editable = {f.name for f in self.model._meta.get_fields() if getattr(f, "editable", False)}
+        return [name for _, names in self.fieldsets for name in names if name in editable]
+
+    def perm(self, action: str) -> str:
+        opts = self.model._meta
+        return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+class PageSite:
+    """The pages of one URL namespace (e.g. "erp")."""
+
+    def __init__(self, namespace: str, caption: str):
+        self.namespace = namespace
+        self.caption = caption
+        self._pages: dict[str, ModelPage] = {}
+
+    def register(self, model, **kwargs) -> ModelPage:
+        page = ModelPage(model=model, **kwargs)
+        if not page.fieldsets:
+            page.fieldsets = [("General", [f.name for f in model._meta.fields])]
+        self._pages[page.slug] = page
+        return page
+
+    def get(self, slug: str) -> ModelPage | None:
+        return self._pages.get(slug)
+
+    def __iter__(self):
+        return iter(self._pages.values())

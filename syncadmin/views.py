@@ -1,0 +1,185 @@
+"""Generic list / detail / edit / delete views for every registered model page, and the home page.
+
+Thin by design: the page description (syncadmin.pages) says what to show; permissions are Django's
+model permissions (view / add / change / delete), checked here and used to hide buttons.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import ProtectedError
+from django.forms import modelform_factory
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import generic
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from syncadmin.filters import filterset_for
+from syncadmin.forms import BootstrapModelForm
+from syncadmin.tables import related_columns, table_for
+
+
+class HomeView(generic.TemplateView):
+    template_name = "home.html"
+
+    def get_context_data(self, **kwargs):
+        from erp_app.pages import site
+
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context["erp_tables"] = [
+            {"page": page, "count": page.model.objects.count()}
+            for page in site
+            if user.has_perm(page.perm("view"))
+        ]
+        return context
+
+
+class PageMixin:
+    """Finds the model page named in the URL and checks the user's permission for the action."""
+
+    site = None
+    action = "view"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.page = self.site.get(kwargs["model"])
+        if self.page is None:
+            raise Http404("No such table.")
+        if not request.user.has_perm(self.page.perm(self.action)):
+            raise PermissionDenied
+        self.model = self.page.model
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.model.objects.all()
+
+    def url(self, name, **kwargs):
+        return reverse(f"{self.site.namespace}:{name}", kwargs={"model": self.page.slug, **kwargs})
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context.update(
+            page=self.page,
+            site=self.site,
+            opts=self.model._meta,
+            list_url=self.url("list"),
+            can_add=user.has_perm(self.page.perm("add")),
+            can_change=user.has_perm(self.page.perm("change")),
+            can_delete=user.has_perm(self.page.perm("delete")),
+        )
+        return context
+
+
+class ObjectListView(PageMixin, SingleTableMixin, FilterView):
+    template_name = "generic/object_list.html"
+    paginate_by = 25
+
+    def get_queryset(self):
+        return super().get_queryset().select_related(*related_columns(self.page))
+
+    def get_filterset_class(self):
+        return filterset_for(self.page)
+
+    def get_table_class(self):
+        return table_for(self.page)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["add_url"] = self.url("add")
+        context["filters_active"] = any(
+            value for key, value in self.request.GET.items() if key not in {"page", "sort", "q"}
+        )
+        return context
+
+
+class ObjectDetailView(PageMixin, generic.DetailView):
+    template_name = "generic/object_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        obj = self.object
+        context["fieldsets"] = [
+            (caption, [self.describe(obj, name) for name in names])
+            for caption, names in self.page.fieldsets
+        ]
+        context["related"] = [
+            self.related_rows(caption, getattr(obj, accessor).all(), columns)
+            for caption, accessor, columns in self.page.related
+        ]
+        context["edit_url"] = self.url("edit", pk=obj.pk)
+        context["delete_url"] = self.url("delete", pk=obj.pk)
+        return context
+
+    @staticmethod
+    def related_rows(caption, queryset, columns, limit=200):
+        opts = queryset.model._meta
+        return {
+            "caption": caption,
+            "labels": [opts.get_field(name).verbose_name for name in columns],
+            "rows": [[getattr(row, name) for name in columns] for row in queryset[:limit]],
+        }
+
+    def describe(self, obj, name):
+        field = self.model._meta.get_field(name)
+        if field.choices:
+            value = getattr(obj, f"get_{name}_display")()
+        else:
+            value = getattr(obj, name)
+        url = value.get_absolute_url() if hasattr(value, "get_absolute_url") else None
+        return {"label": field.verbose_name, "value": value, "url": url, "name": name}
+
+
+class ObjectFormMixin(PageMixin):
+    template_name = "generic/object_form.html"
+
+    def get_form_class(self):
+        return modelform_factory(self.model, form=BootstrapModelForm, fields=self.page.form_fields)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        context["form_fieldsets"] = [
+            (caption, [form[name] for name in names if name in form.fields])
+            for caption, names in self.page.fieldsets
+        ]
+        return context
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, f"Saved {self.model._meta.verbose_name} {self.object}.")
+        return response
+
+    def form_invalid(self, form):
+        messages.error(self.request, "Nothing was saved: correct the fields marked below.")
+        return super().form_invalid(form)
+
+
+class ObjectCreateView(ObjectFormMixin, generic.CreateView):
+    action = "add"
+
+
+class ObjectEditView(ObjectFormMixin, generic.UpdateView):
+    action = "change"
+
+
+class ObjectDeleteView(PageMixin, generic.DeleteView):
+    action = "delete"
+    template_name = "generic/object_confirm_delete.html"
+
+    def form_valid(self, form):
+        obj = self.get_object()
+        label = f"{self.model._meta.verbose_name} {obj}"
+        try:
+            obj.delete()
+        except ProtectedError as exc:
+            users = sorted({str(o) for o in exc.protected_objects})[:5]
+            messages.error(
+                self.request,
+                f"{label} was not deleted: it is still used by {', '.join(users)}. "
+                "Change or delete those records first.",
+            )
+            return redirect(obj.get_absolute_url())
+        messages.success(self.request, f"Deleted {label}.")
+        return redirect(self.url("list"))
