@@ -1,0 +1,464 @@
+"""`DataverseClient`: reads (paged), writes, `$batch`, WhoAmI and metadata over one service root.
+
+The client speaks standard OData v4 and uses Dataverse-only features (WhoAmI, the `In` query
+function, CreateMultiple) only when `dataverse_features` is on. Left as None it is guessed from the
+service root (`.../api/data/v9.x/` is Dataverse, the embedded CRM included) and switched off
+for a feature the service turns out not to have.
+
+Numbers that are not integers come back as `Decimal` (money must not be rounded through float).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import requests
+
+from . import metadata
+from .auth import ClientCredentials, StaticToken
+from .batch import (
+    MAX_BATCH_OPERATIONS,
+    BatchOperation,
+    BatchResult,
+    PartResponse,
+    Prepared,
+    build_batch,
+    not_executed,
+    parse_batch,
+    prepare,
+    result_of,
+)
+from .errors import (
+    DataverseError,
+    DuplicateRecord,
+    NotFound,
+    NotSupported,
+    PreconditionFailed,
+    ValidationError,
+)
+from .http import Transport
+from .query import build_query, chunks, in_filter, or_filter, with_query
+from .values import dumps, key_segment, loads, normalize_id
+
+_DATAVERSE_ROOT = re.compile(r"/api/data/v\d+(\.\d+)*/?$")
+
+
+class DataverseClient:
+    def __init__(
+        self,
+        service_root: str,
+        auth: ClientCredentials | StaticToken | str | None = None,
+        *,
+        timeout: float = 30,
+        max_retries: int = 5,
+        page_size: int = 5000,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+        user_agent: str = "syncadmin",
+        dataverse_features: bool | None = None,
+        batch_size: int = MAX_BATCH_OPERATIONS,
+        ids_per_request: int | None = None,
+        max_retry_after: float = 300.0,
+        backoff_factor: float = 0.5,
+    ):
+        if isinstance(auth, str):
+            auth = StaticToken(auth)
+        self.transport = Transport(
+            service_root,
+            auth=auth,
+            timeout=timeout,
+            max_retries=max_retries,
+            sleep=sleep,
+            session=session,
+            user_agent=user_agent,
+            max_retry_after=max_retry_after,
+            backoff_factor=backoff_factor,
+        )
+        self.page_size = page_size
+        self.batch_size = min(batch_size, MAX_BATCH_OPERATIONS)
+        self.ids_per_request = ids_per_request
+        self._features_given = dataverse_features is not None
+        if dataverse_features is None:
+            dataverse_features = bool(_DATAVERSE_ROOT.search(self.transport.service_root))
+        self.dataverse_features = dataverse_features
+        self.use_in_function = dataverse_features
+        self._user_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"DataverseClient({self.service_root!r})"
+
+    @property
+    def service_root(self) -> str:
+        return self.transport.service_root
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests sent to the service (retries included, token requests not)."""
+        return self.transport.request_count
+
+    @property
+    def auth(self) -> Any:
+        return self.transport.auth
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def iter_pages(
+        self,
+        entity_set: str,
+        select: Sequence[str] | str | None = None,
+        filter: str | None = None,
+        orderby: Sequence[str] | str | None = None,
+        top: int | None = None,
+        page_size: int | None = None,
+        *,
+        expand: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Iterator[list[dict]]:
+        """Pages of records, following `@odata.nextLink` to the end (one page in memory).
+
+        The service may send pages smaller than asked; `top` caps the rows over all pages.
+        """
+        size = page_size or self.page_size
+        query = build_query(
+            select=select, filter=filter, orderby=orderby, top=top, expand=expand, extra=params
+        )
+        url: str | None = with_query(entity_set, query)
+        headers = {"Prefer": f"odata.maxpagesize={size}"}
+        remaining = top
+        seen: set[str] = set()
+        while url:
+            seen.add(url)
+            payload = self._get_json(url, headers)
+            rows = payload.get("value", []) if isinstance(payload, dict) else []
+            if remaining is not None:
+                rows = rows[:remaining]
+                remaining -= len(rows)
+            if rows:
+                yield rows
+            if remaining == 0:
+                return
+            url = _next_link(payload)
+            if url and url in seen:  # a service repeating a link would otherwise loop forever
+                raise DataverseError(f"the service sent the same next link twice: {url}")
+
+    def iter_rows(self, entity_set: str, *args: Any, **kwargs: Any) -> Iterator[dict]:
+        """The records of `iter_pages`, one by one."""
+        for page in self.iter_pages(entity_set, *args, **kwargs):
+            yield from page
+
+    def get(
+        self,
+        entity_set: str,
+        id: Any,
+        select: Sequence[str] | str | None = None,
+        *,
+        expand: str | None = None,
+    ) -> dict:
+        """One record; NotFound if it does not exist."""
+        return self.get_path(key_segment(entity_set, id), select=select, expand=expand)
+
+    def get_path(
+        self, path: str, select: Sequence[str] | str | None = None, expand: str | None = None
+    ) -> dict:
+        payload = self._get_json(with_query(path, build_query(select=select, expand=expand)))
+        return payload if isinstance(payload, dict) else {"value": payload}
+
+    def get_many(
+        self,
+        entity_set: str,
+        key: str,
+        ids: Iterable[Any],
+        select: Sequence[str] | str | None = None,
+    ) -> dict[str, dict]:
+        """Records by id in a few requests: {id as given: record}; absent ids are left out."""
+        wanted: dict[str, str] = {}
+        for i in ids:
+            if i is not None:
+                wanted.setdefault(normalize_id(i), str(i))
+        if not wanted:
+            return {}
+        if select is not None:
+            select = [select] if isinstance(select, str) else list(select)
+            if key not in select:
+                select.append(key)
+        found: dict[str, dict] = {}
+        pending = list(wanted.values())
+        while pending:
+            use_in = self.use_in_function
+            size = self.ids_per_request or (200 if use_in else 100)
+            batch, rest = pending[:size], pending[size:]
+            clause = in_filter(key, batch) if use_in else or_filter(key, batch)
+            try:
+                for row in self.iter_rows(entity_set, select=select, filter=clause):
+                    value = row.get(key)
+                    if value is not None:
+                        found[wanted.get(normalize_id(value), str(value))] = row
+            except (ValidationError, NotSupported):
+                if not use_in or self._features_given:
+                    raise
+                self.use_in_function = False  # not Dataverse after all: plain `or` from now on
+                continue
+            pending = rest
+        return found
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def create(self, entity_set: str, data: dict, id: Any = None, key: str | None = None) -> str:
+        """Create a record; return its id.
+
+        With `id` (chosen beforehand) a resend is safe: if the service then says the id exists,
+        the first attempt went through and that counts as success. With `key` (the primary key
+        attribute, e.g. `accountid`) the id is sent in the body of a POST; without it, as a
+        create-only upsert (PATCH entity(id) with If-None-Match: *).
+        """
+        op = BatchOperation("POST", entity_set, id=id, data=data, key=key)
+        prep = prepare(op)
+        try:
+            resp = self._send(prep)
+        except (DuplicateRecord, PreconditionFailed) as exc:
+            if prep.create_with_id and exc.retried:
+                return str(id)
+            raise
+        result = result_of(op, _part(resp), resp.url)
+        if not result.id:
+            raise DataverseError(
+                "the record was created but the service did not say its id "
+                "(no OData-EntityId, Location or key in the answer)",
+                status=resp.status_code,
+                url=resp.url,
+            )
+        return result.id
+
+    def update(self, entity_set: str, id: Any, data: dict, etag: str | None = "*") -> str | None:
+        """PATCH the given (changed) attributes of an existing record, with If-Match.
+
+        PreconditionFailed if the record changed since `etag`; NotFound if it is gone (If-Match
+        keeps PATCH from creating it). Returns the new ETag when the service tells it.
+        """
+        op = BatchOperation("PATCH", entity_set, id=id, data=data, etag=etag or "*")
+        resp = self._send(prepare(op))
+        return result_of(op, _part(resp), resp.url).etag
+
+    def upsert(self, entity_set: str, id: Any, data: dict) -> str | None:
+        """PATCH without If-Match: update the record, or create it with this id."""
+        op = BatchOperation("UPSERT", entity_set, id=id, data=data)
+        resp = self._send(prepare(op))
+        return result_of(op, _part(resp), resp.url).etag
+
+    def delete(self, entity_set: str, id: Any, etag: str | None = None) -> None:
+        """Delete a record (If-Match when `etag` is given). NotFound if it does not exist."""
+        try:
+            self._send(prepare(BatchOperation("DELETE", entity_set, id=id, etag=etag)))
+        except NotFound as exc:
+            if not exc.retried:  # on a resend, "not found" means the first attempt deleted it
+                raise
+
+    def batch(
+        self,
+        operations: Sequence[BatchOperation],
+        continue_on_error: bool = True,
+        atomic: bool = False,
+    ) -> list[BatchResult]:
+        """Run operations in `$batch` requests of up to `batch_size`; one result per operation.
+
+        atomic=True puts them in one change set (all or nothing); it cannot be split, so more
+        than `batch_size` operations, or a GET, is refused.
+        """
+        operations = list(operations)
+        if not operations:
+            return []
+        if atomic:
+            if len(operations) > self.batch_size:
+                raise ValueError(f"an atomic batch holds at most {self.batch_size} operations")
+            if any(op.method == "GET" for op in operations):
+                raise ValueError("a change set cannot contain GET operations")
+        results: list[BatchResult] = []
+        for chunk in chunks(operations, self.batch_size):
+            results.extend(self._batch_chunk(list(chunk), continue_on_error, atomic))
+        return results
+
+    def create_multiple(
+        self,
+        entity_set: str,
+        logical_name: str,
+        records: Sequence[dict],
+        key: str | None = None,
+    ) -> list[BatchResult]:
+        """Create many records of one table: Dataverse's CreateMultiple action when available
+        (all or nothing), else a `$batch` with continue-on-error. One result per record.
+
+        Give each record its id in `key` (e.g. `accountid`) so a resend cannot duplicate.
+        """
+        if not records:
+            return []
+        if not self.dataverse_features:
+            ops = [
+                BatchOperation("POST", entity_set, id=r.get(key) if key else None, data=r, key=key)
+                for r in records
+            ]
+            return self.batch(ops)
+        results: list[BatchResult] = []
+        for chunk in chunks(list(records), self.batch_size):
+            targets = [
+                {"@odata.type": f"Microsoft.Dynamics.CRM.{logical_name}", **r} for r in chunk
+            ]
+            try:
+                resp = self.transport.request(
+                    "POST",
+                    f"{entity_set}/Microsoft.Dynamics.CRM.CreateMultiple",
+                    body=dumps({"Targets": targets}),
+                    idempotent=bool(key) and all(r.get(key) for r in chunk),
+                )
+            except DataverseError as exc:
+                results.extend(BatchResult(exc.status, None, None, None, exc) for _ in chunk)
+                continue
+            ids = (loads(resp.content) or {}).get("Ids") or []
+            for n, record in enumerate(chunk):
+                rid = ids[n] if n < len(ids) else (record.get(key) if key else None)
+                results.append(BatchResult(resp.status_code, _s(rid), None, None, None))
+        return results
+
+    # --- Dataverse functions and metadata -----------------------------------------------------
+
+    def who_am_i(self) -> str | None:
+        """The calling (integration) user's id, or None on a service without WhoAmI."""
+        if self._user_id is None and self.dataverse_features:
+            try:
+                payload = self._get_json("WhoAmI")
+            except (NotFound, NotSupported, ValidationError):
+                if self._features_given:
+                    raise
+                return None
+            self._user_id = _s(payload.get("UserId"))
+        return self._user_id
+
+    def entity_attributes(self, logical_name: str) -> list[metadata.AttributeInfo]:
+        """Column definitions of a table, from EntityDefinitions(LogicalName=..)/Attributes."""
+        return metadata.entity_attributes(self, logical_name)
+
+    def entity_definitions(self) -> list[dict[str, Any]]:
+        """{LogicalName, EntitySetName, PrimaryIdAttribute, PrimaryNameAttribute} per table."""
+        return metadata.entity_definitions(self)
+
+    def entity_definition(self, logical_name: str) -> dict[str, Any]:
+        return metadata.entity_definition(self, logical_name)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _get_json(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        resp = self.transport.request("GET", path, headers=headers)
+        if not resp.content:
+            return {}
+        try:
+            return loads(resp.content)
+        except ValueError as exc:
+            raise DataverseError(
+                f"the service answered something that is not JSON: {resp.text[:200]!r}",
+                status=resp.status_code,
+                url=resp.url,
+            ) from exc
+
+    def _send(self, prep: Prepared) -> requests.Response:
+        return self.transport.request(
+            prep.method, prep.path, body=prep.body, headers=prep.headers, idempotent=prep.idempotent
+        )
+
+    def _batch_chunk(
+        self, ops: list[BatchOperation], continue_on_error: bool, atomic: bool
+    ) -> list[BatchResult]:
+        preps = [prepare(op) for op in ops]
+        urls = [self.transport.url(p.path) for p in preps]
+        content_type, body = build_batch(list(zip(preps, urls, strict=True)), atomic=atomic)
+        headers = {"Accept": "multipart/mixed, application/json;q=0.9"}
+        if continue_on_error:
+            headers["Prefer"] = "odata.continue-on-error"
+        resp = self.transport.request(
+            "POST",
+            "$batch",
+            body=body,
+            headers=headers,
+            idempotent=all(p.idempotent for p in preps),
+            content_type=content_type,
+        )
+        items = parse_batch(resp.headers.get("Content-Type", ""), resp.content)
+        results = _match(ops, urls, items, atomic, continue_on_error)
+        if getattr(resp, "attempts", 1) > 1:
+            results = [
+                _settle_resend(op, p, r) for op, p, r in zip(ops, preps, results, strict=True)
+            ]
+        return results
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _next_link(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    # OData v4 JSON; v4.01 allows the bare form; v3 verbose/light forms for lenience.
+    for name in ("@odata.nextLink", "@nextLink", "odata.nextLink", "__next"):
+        if payload.get(name):
+            return str(payload[name])
+    return None
+
+
+def _part(resp: requests.Response) -> PartResponse:
+    headers = {k.lower(): v for k, v in resp.headers.items()}
+    return PartResponse(resp.status_code, headers, resp.text or "")
+
+
+def _match(
+    ops: list[BatchOperation],
+    urls: list[str],
+    items: list[PartResponse | list[PartResponse]],
+    atomic: bool,
+    continue_on_error: bool,
+) -> list[BatchResult]:
+    """One result per operation from the batch answer's parts."""
+    if atomic:
+        first = items[0] if items else None
+        if first is None:
+            return [not_executed(op, "the batch answer holds no response") for op in ops]
+        if isinstance(first, PartResponse):
+            # The change set failed as a whole: its one error answer stands for every operation.
+            return [result_of(op, first, url) for op, url in zip(ops, urls, strict=True)]
+        by_id = {p.content_id: p for p in first if p.content_id}
+        results = []
+        for n, (op, url) in enumerate(zip(ops, urls, strict=True), start=1):
+            part = by_id.get(str(n)) or (first[n - 1] if n - 1 < len(first) else None)
+            results.append(
+                result_of(op, part, url) if part else not_executed(op, "no response in change set")
+            )
+        return results
+    flat: list[PartResponse] = []
+    for item in items:
+        flat.extend(item if isinstance(item, list) else [item])
+    reason = (
+        "no response for this operation"
+        if continue_on_error
+        else "not executed: an earlier operation in the batch failed"
+    )
+    return [
+        result_of(op, flat[n], url) if n < len(flat) else not_executed(op, reason)
+        for n, (op, url) in enumerate(zip(ops, urls, strict=True))
+    ]
+
+
+def _settle_resend(op: BatchOperation, prep: Prepared, result: BatchResult) -> BatchResult:
+    """After the whole batch was resent, an error may only echo the first attempt's success."""
+    error = result.error
+    if error is None:
+        return result
+    error.retried = True
+    if prep.create_with_id and isinstance(error, DuplicateRecord | PreconditionFailed):
+        return BatchResult(204, _s(op.id), None, None, None)
+    if op.method == "DELETE" and isinstance(error, NotFound):
+        return BatchResult(204, _s(op.id), None, None, None)
+    return result

@@ -1,0 +1,227 @@
+"""The HTTP layer: one `requests` session, standard OData headers, auth, retries, typed errors.
+
+Retry rules (all bounded by `max_retries`; every sleep goes through the injectable `sleep`):
+- 429, and 503 with Retry-After: the service did not run the request, so any method is resent
+  after the time it asks for (or exponential backoff when it names none). A wait longer than
+  `max_retry_after` is not waited out here: `Throttled` is raised with `retry_after` set so the
+  caller can reschedule instead of blocking a worker for many minutes.
+- other 5xx, timeouts, dropped connections: resent with exponential backoff and jitter, only
+  when the request is idempotent (GET, PATCH, PUT, DELETE, or a POST the caller marks so because
+  it carries an id it chose). A POST that may have run is never blindly resent; a connect
+  timeout (nothing was sent) is always safe to resend.
+- 401: the token is renewed once and the request resent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from .errors import AuthenticationError, DataverseError, Throttled, TransportError, error_for_status
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Transport:
+    """Sends requests to one OData service root; counts them in `request_count`."""
+
+    def __init__(
+        self,
+        service_root: str,
+        *,
+        auth: Any = None,
+        timeout: float = 30,
+        max_retries: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+        user_agent: str = "syncadmin",
+        backoff_factor: float = 0.5,
+        backoff_max: float = 60.0,
+        max_retry_after: float = 300.0,
+        random_fn: Callable[[], float] = random.random,
+    ):
+        if not service_root.endswith("/"):
+            service_root += "/"  # so relative links and paths join under it, not beside it
+        self.service_root = service_root
+        self.auth = auth
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.session = session or requests.Session()
+        self.user_agent = user_agent
+        self.backoff_factor = backoff_factor
+        self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
+        self.random_fn = random_fn
+        self.request_count = 0
+
+    # --- URLs ---------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """Absolute URL of `path`; relative paths and links resolve against the service root."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return urljoin(self.service_root, path)
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> requests.Response:
+        """Send with auth and retries; return a 2xx response (with `.attempts`) or raise."""
+        method = method.upper()
+        all_headers = {
+            "Accept": "application/json",
+            "OData-MaxVersion": "4.0",
+            "OData-Version": "4.0",
+            "User-Agent": self.user_agent,
+        }
+        if body is not None:
+            all_headers["Content-Type"] = content_type
+        all_headers.update(headers or {})
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        return self._send(method, self.url(path), body, all_headers, idempotent, authenticate=True)
+
+    def post_form(self, url: str, form: dict[str, str]) -> dict[str, Any]:
+        """POST an urlencoded form (the token request); the JSON answer or AuthenticationError."""
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        try:
+            resp = self._send(
+                "POST", url, form, headers, idempotent=True, authenticate=False, count=False
+            )
+        except (AuthenticationError, Throttled, TransportError):
+            raise
+        except DataverseError as exc:
+            # OAuth errors are {"error": "invalid_client", "error_description": "..."}.
+            raise AuthenticationError(
+                f"token request failed: {exc.message}",
+                status=exc.status,
+                code=exc.code,
+                url=url,
+            ) from exc
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise AuthenticationError("the token endpoint answered no JSON", url=url) from exc
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
+        return base / 2 + self.random_fn() * base / 2  # "equal jitter": never zero, never sync'd
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: dict[str, str],
+        idempotent: bool,
+        *,
+        authenticate: bool,
+        count: bool = True,
+    ) -> requests.Response:
+        attempt = 0
+        renewed = False
+        while True:
+            attempt += 1
+            if authenticate and self.auth is not None:
+                headers["Authorization"] = self.auth.authorization(self.post_form)
+            if count:
+                self.request_count += 1
+            try:
+                resp = self.session.request(
+                    method, url, data=body, headers=headers, timeout=self.timeout
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                # A connect timeout means nothing reached the service: resending is always safe.
+                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
+                if safe and attempt <= self.max_retries:
+                    self.sleep(self._backoff(attempt))
+                    continue
+                raise TransportError(
+                    f"{type(exc).__name__}: {exc}",
+                    method=method,
+                    url=url,
+                    retried=attempt > 1,
+                ) from exc
+            except requests.RequestException as exc:
+                raise TransportError(
+                    f"{type(exc).__name__}: {exc}", method=method, url=url, retried=attempt > 1
+                ) from exc
+
+            status = resp.status_code
+            if 200 <= status < 300:
+                resp.attempts = attempt  # type: ignore[attr-defined]
+                return resp
+
+            if status == 401 and authenticate and self.auth is not None and not renewed:
+                renewed = True
+                if self.auth.invalidate():
+                    attempt -= 1  # a renewal is not a retry
+                    continue
+
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            throttled = status == 429 or (status == 503 and retry_after is not None)
+            if throttled and attempt <= self.max_retries:
+                wait = retry_after if retry_after is not None else self._backoff(attempt)
+                if wait <= self.max_retry_after:
+                    self.sleep(wait)
+                    continue
+            elif status in RETRY_STATUSES and idempotent and attempt <= self.max_retries:
+                self.sleep(self._backoff(attempt))
+                continue
+
+            error = error_for_status(
+                status,
+                resp.content,
+                method=method,
+                url=url,
+                retry_after=retry_after,
+                retried=attempt > 1,
+            )
+            if throttled and not isinstance(error, Throttled):
+                error = Throttled(
+                    error.message,
+                    retry_after=retry_after,
+                    status=status,
+                    code=error.code,
+                    details=error.details,
+                    method=method,
+                    url=url,
+                    retried=attempt > 1,
+                )
+            raise error
