@@ -17,6 +17,7 @@ install: $(STAMP)
 migrate: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py migrate --noinput --database crm
+	$(PY) manage.py collectstatic --noinput -v0
 
 demo: migrate
 	$(PY) manage.py seed_demo

@@ -192,14 +192,6 @@ class Contact(ERPRecord, Address):
     def __str__(self):
         return f"{self.no} {self.name}".strip()
 
-    def clean(self):
-        from django.core.exceptions import ValidationError
-
-        if self.type == ContactType.COMPANY and self.company_id and self.company_id != self.pk:
-            raise ValidationError({"company": "A contact of type Company cannot belong to one."})
-        if self.company_id and self.company_id == self.pk:
-            raise ValidationError({"company": "A contact cannot be its own company."})
-
     def save(self, *args, **kwargs):
         # BC composes a person's name from its parts when no name is typed.
         if self.type == ContactType.PERSON and not self.name:
@@ -207,6 +199,14 @@ class Contact(ERPRecord, Address):
                 part for part in (self.first_name, self.middle_name, self.surname) if part
             )
         super().save(*args, **kwargs)
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.type == ContactType.COMPANY and self.company_id and self.company_id != self.pk:
+            raise ValidationError({"company": "A contact of type Company cannot belong to one."})
+        if self.company_id and self.company_id == self.pk:
+            raise ValidationError({"company": "A contact cannot be its own company."})
 
 
 class Party(ERPRecord, Address):
@@ -231,7 +231,11 @@ class Party(ERPRecord, Address):
         blank=True,
     )
     shipping_agent = models.ForeignKey(
-        ShippingAgent, verbose_name="Shipping Agent", on_delete=models.PROTECT, null=True, blank=True
+        ShippingAgent,
+        verbose_name="Shipping Agent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
     primary_contact = models.ForeignKey(
         Contact,
@@ -331,7 +335,9 @@ class Item(ERPRecord):
     unit_cost = models.DecimalField("Unit Cost", max_digits=18, decimal_places=2, default=ZERO)
     vendor_no = models.CharField("Vendor No.", max_length=20, blank=True)
     vendor_item_no = models.CharField("Vendor Item No.", max_length=50, blank=True)
-    gross_weight = models.DecimalField("Gross Weight", max_digits=18, decimal_places=5, default=ZERO)
+    gross_weight = models.DecimalField(
+        "Gross Weight", max_digits=18, decimal_places=5, default=ZERO
+    )
     unit_volume = models.DecimalField("Unit Volume", max_digits=18, decimal_places=5, default=ZERO)
     blocked = models.BooleanField("Blocked", default=False)
     inventory = models.DecimalField("Inventory", max_digits=18, decimal_places=5, default=ZERO)
@@ -380,7 +386,11 @@ class SalesPrice(ERPRecord):
         Currency, verbose_name="Currency", on_delete=models.PROTECT, null=True, blank=True
     )
     unit_of_measure = models.ForeignKey(
-        UnitOfMeasure, verbose_name="Unit of Measure", on_delete=models.PROTECT, null=True, blank=True
+        UnitOfMeasure,
+        verbose_name="Unit of Measure",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
     minimum_quantity = models.DecimalField(
         "Minimum Quantity", max_digits=18, decimal_places=5, default=ZERO
@@ -452,7 +462,11 @@ class PostedSalesInvoiceLine(ERPRecord):
     )
     description = models.CharField("Description", max_length=100, blank=True)
     unit_of_measure = models.ForeignKey(
-        UnitOfMeasure, verbose_name="Unit of Measure", on_delete=models.PROTECT, null=True, blank=True
+        UnitOfMeasure,
+        verbose_name="Unit of Measure",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
     )
     quantity = models.DecimalField("Quantity", max_digits=18, decimal_places=5, default=ZERO)
     unit_price = models.DecimalField("Unit Price", max_digits=18, decimal_places=2, default=ZERO)

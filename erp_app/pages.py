@@ -9,23 +9,46 @@ ADDRESS = ["address", "address_2", "post_code", "city", "county", "country_regio
 
 site.register(
     m.Customer,
-    list_columns=["no", "name", "city", "phone_no", "salesperson", "currency", "credit_limit_lcy",
-                  "balance_lcy", "blocked"],
+    list_columns=[
+        "no",
+        "name",
+        "city",
+        "phone_no",
+        "salesperson",
+        "currency",
+        "credit_limit_lcy",
+        "balance_lcy",
+        "blocked",
+    ],
     search_fields=["no", "name", "city", "email", "contact"],
-    filter_fields=["salesperson", "currency", "blocked", "customer_price_group",
-                   "country_region_code"],
+    filter_fields=[
+        "salesperson",
+        "currency",
+        "blocked",
+        "customer_price_group",
+        "country_region_code",
+    ],
     fieldsets=[
         ("General", ["no", "name", "blocked", "salesperson", "credit_limit_lcy"]),
-        ("Address & Contact", [*ADDRESS, "phone_no", "fax_no", "email", "home_page", "contact",
-                               "primary_contact"]),
+        (
+            "Address & Contact",
+            [*ADDRESS, "phone_no", "fax_no", "email", "home_page", "contact", "primary_contact"],
+        ),
         ("Invoicing", ["currency", "customer_price_group", "payment_terms"]),
         ("Shipping", ["shipment_method", "shipping_agent"]),
-        ("Statistics", ["balance_lcy", "outstanding_orders_lcy", "shipped_not_invoiced_lcy",
-                        "sales_lcy"]),
+        (
+            "Statistics",
+            ["balance_lcy", "outstanding_orders_lcy", "shipped_not_invoiced_lcy", "sales_lcy"],
+        ),
         ("System", ["system_id", "modified_at"]),
     ],
-    related=[("Posted Sales Invoices", "posted_invoices",
-              ["no", "posting_date", "amount_including_vat", "remaining_amount"])],
+    related=[
+        (
+            "Posted Sales Invoices",
+            "posted_invoices",
+            ["no", "posting_date", "amount_including_vat", "remaining_amount"],
+        )
+    ],
 )
 site.register(
     m.Vendor,
@@ -34,8 +57,10 @@ site.register(
     filter_fields=["purchaser", "currency", "blocked", "country_region_code"],
     fieldsets=[
         ("General", ["no", "name", "blocked", "purchaser"]),
-        ("Address & Contact", [*ADDRESS, "phone_no", "fax_no", "email", "home_page", "contact",
-                               "primary_contact"]),
+        (
+            "Address & Contact",
+            [*ADDRESS, "phone_no", "fax_no", "email", "home_page", "contact", "primary_contact"],
+        ),
         ("Invoicing", ["currency", "payment_terms"]),
         ("Shipping", ["shipment_method", "shipping_agent"]),
         ("System", ["system_id", "modified_at"]),
@@ -47,10 +72,25 @@ site.register(
     search_fields=["no", "name", "first_name", "surname", "email", "company__name"],
     filter_fields=["type", "company", "salesperson", "currency"],
     fieldsets=[
-        ("General", ["no", "type", "company", "name", "first_name", "middle_name", "surname",
-                     "job_title", "salesperson", "currency"]),
-        ("Address & Contact", [*ADDRESS, "phone_no", "mobile_phone_no", "fax_no", "email",
-                               "home_page"]),
+        (
+            "General",
+            [
+                "no",
+                "type",
+                "company",
+                "name",
+                "first_name",
+                "middle_name",
+                "surname",
+                "job_title",
+                "salesperson",
+                "currency",
+            ],
+        ),
+        (
+            "Address & Contact",
+            [*ADDRESS, "phone_no", "mobile_phone_no", "fax_no", "email", "home_page"],
+        ),
         ("System", ["system_id", "modified_at"]),
     ],
     related=[("Persons", "people", ["no", "name", "job_title", "email"])],
@@ -69,25 +109,56 @@ site.register(
     m.Currency,
     list_columns=["code", "description", "symbol"],
     search_fields=["code", "description"],
-    fieldsets=[("General", ["code", "description", "symbol"]),
-               ("System", ["system_id", "modified_at"])],
+    fieldsets=[
+        ("General", ["code", "description", "symbol"]),
+        ("System", ["system_id", "modified_at"]),
+    ],
 )
 site.register(
     m.Item,
-    list_columns=["no", "description", "base_unit_of_measure", "unit_price", "unit_cost",
-                  "inventory", "vendor_no", "blocked"],
+    list_columns=[
+        "no",
+        "description",
+        "base_unit_of_measure",
+        "unit_price",
+        "unit_cost",
+        "inventory",
+        "vendor_no",
+        "blocked",
+    ],
     search_fields=["no", "description", "vendor_no", "vendor_item_no"],
     filter_fields=["base_unit_of_measure", "blocked"],
     fieldsets=[
-        ("Item", ["no", "description", "base_unit_of_measure", "blocked", "inventory",
-                  "gross_weight", "unit_volume"]),
+        (
+            "Item",
+            [
+                "no",
+                "description",
+                "base_unit_of_measure",
+                "blocked",
+                "inventory",
+                "gross_weight",
+                "unit_volume",
+            ],
+        ),
         ("Prices & Sales", ["unit_price", "unit_cost"]),
         ("Replenishment", ["vendor_no", "vendor_item_no"]),
         ("System", ["system_id", "modified_at"]),
     ],
-    related=[("Sales Prices", "salesprice_set",
-              ["customer_price_group", "currency", "minimum_quantity", "unit_price",
-               "starting_date", "ending_date"])],
+    related=[
+        (
+            "Sales Prices",
+            "salesprice_set",
+            [
+                "customer_price_group",
+                "currency",
+                "minimum_quantity",
+                "unit_price",
+                "starting_date",
+                "ending_date",
+            ],
+        )
+    ],
 )
 site.register(
     m.Resource,
@@ -102,39 +173,93 @@ site.register(
 )
 site.register(
     m.SalesPrice,
-    list_columns=["item", "customer_price_group", "currency", "unit_of_measure",
-                  "minimum_quantity", "unit_price", "starting_date", "ending_date"],
+    list_columns=[
+        "item",
+        "customer_price_group",
+        "currency",
+        "unit_of_measure",
+        "minimum_quantity",
+        "unit_price",
+        "starting_date",
+        "ending_date",
+    ],
     search_fields=["item__no", "item__description", "customer_price_group__code"],
     filter_fields=["customer_price_group", "currency", "unit_of_measure"],
     fieldsets=[
-        ("General", ["item", "customer_price_group", "currency", "unit_of_measure",
-                     "minimum_quantity", "unit_price", "starting_date", "ending_date"]),
+        (
+            "General",
+            [
+                "item",
+                "customer_price_group",
+                "currency",
+                "unit_of_measure",
+                "minimum_quantity",
+                "unit_price",
+                "starting_date",
+                "ending_date",
+            ],
+        ),
         ("System", ["system_id", "modified_at"]),
     ],
 )
 site.register(
     m.PostedSalesInvoice,
-    list_columns=["no", "sell_to_customer", "posting_date", "due_date", "currency", "amount",
-                  "amount_including_vat", "remaining_amount"],
+    list_columns=[
+        "no",
+        "sell_to_customer",
+        "posting_date",
+        "due_date",
+        "currency",
+        "amount",
+        "amount_including_vat",
+        "remaining_amount",
+    ],
     search_fields=["no", "sell_to_customer__no", "sell_to_customer__name", "your_reference"],
     filter_fields=["sell_to_customer", "currency", "salesperson"],
     fieldsets=[
-        ("General", ["no", "sell_to_customer", "posting_date", "due_date", "salesperson",
-                     "your_reference"]),
+        (
+            "General",
+            ["no", "sell_to_customer", "posting_date", "due_date", "salesperson", "your_reference"],
+        ),
         ("Invoice Details", ["currency", "amount", "amount_including_vat", "remaining_amount"]),
         ("System", ["system_id", "modified_at"]),
     ],
-    related=[("Lines", "lines", ["line_no", "type", "item", "resource", "description",
-                                 "quantity", "unit_of_measure", "unit_price", "line_amount"])],
+    related=[
+        (
+            "Lines",
+            "lines",
+            [
+                "line_no",
+                "type",
+                "item",
+                "resource",
+                "description",
+                "quantity",
+                "unit_of_measure",
+                "unit_price",
+                "line_amount",
+            ],
+        )
+    ],
 )
-for setup_model in (m.UnitOfMeasure, m.CustomerPriceGroup, m.PaymentTerms, m.ShipmentMethod,
-                    m.ShippingAgent):
-    extra = [f.name for f in setup_model._meta.fields
-             if f.name not in {"id", "code", "description", "system_id", "modified_at"}]
+for setup_model in (
+    m.UnitOfMeasure,
+    m.CustomerPriceGroup,
+    m.PaymentTerms,
+    m.ShipmentMethod,
+    m.ShippingAgent,
+):
+    extra = [
+        f.name
+        for f in setup_model._meta.fields
+        if f.name not in {"id", "code", "description", "system_id", "modified_at"}
+    ]
     site.register(
         setup_model,
         list_columns=["code", "description", *extra],
         search_fields=["code", "description"],
-        fieldsets=[("General", ["code", "description", *extra]),
-                   ("System", ["system_id", "modified_at"])],
+        fieldsets=[
+            ("General", ["code", "description", *extra]),
+            ("System", ["system_id", "modified_at"]),
+        ],
     )

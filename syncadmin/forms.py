@@ -1,6 +1,7 @@
 """Form helpers shared by every app."""
 
 from django import forms
+from django.db import models
 
 
 class BootstrapFormMixin:
@@ -31,3 +32,10 @@ class BootstrapFormMixin:
 
 class BootstrapModelForm(BootstrapFormMixin, forms.ModelForm):
     pass
+
+
+def formfield(db_field, **kwargs):
+    """Form fields of model forms; URLs assume https (Django 6's default) without warnings."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)

@@ -111,7 +111,9 @@ DATABASE_URL = envstr("DATABASE_URL")
 CRM_DATABASE_URL = envstr("CRM_DATABASE_URL")
 DATABASES = {
     "default": (
-        database_from_url(DATABASE_URL) if DATABASE_URL else sqlite_database(DATA_DIR / "db.sqlite3")
+        database_from_url(DATABASE_URL)
+        if DATABASE_URL
+        else sqlite_database(DATA_DIR / "db.sqlite3")
     ),
     # The embedded CRM keeps its rows apart from the ERP's, as a real CRM would.
     "crm": (
@@ -180,7 +182,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Static files, i18n ----------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(envstr("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -11,8 +11,14 @@ class BaseTable(tables.Table):
 
     pk = tables.CheckBoxColumn(
         accessor="pk",
-        attrs={"th__input": {"class": "form-check-input", "data-select-all": "pk", "aria-label": "Select all"},
-               "td__input": {"class": "form-check-input", "name": "pk", "aria-label": "Select"}},
+        attrs={
+            "th__input": {
+                "class": "form-check-input",
+                "data-select-all": "pk",
+                "aria-label": "Select all",
+            },
+            "td__input": {"class": "form-check-input", "name": "pk", "aria-label": "Select"},
+        },
         orderable=False,
     )
 
@@ -34,7 +40,9 @@ def table_for(page) -> type[tables.Table]:
         field = model._meta.get_field(name)
         if position == 0:
             columns[name] = tables.Column(linkify=_link_to_record)
-        elif isinstance(field, models.ForeignKey) and hasattr(field.related_model, "get_absolute_url"):
+        elif isinstance(field, models.ForeignKey) and hasattr(
+            field.related_model, "get_absolute_url"
+        ):
             columns[name] = tables.Column(linkify=True)
     meta = type("Meta", (BaseTable.Meta,), {"model": model, "fields": ("pk", *page.list_columns)})
     return type(f"{model.__name__}Table", (BaseTable,), {**columns, "Meta": meta})

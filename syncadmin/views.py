@@ -16,7 +16,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from syncadmin.filters import filterset_for
-from syncadmin.forms import BootstrapModelForm
+from syncadmin.forms import BootstrapModelForm, formfield
 from syncadmin.tables import related_columns, table_for
 
 
@@ -135,7 +135,12 @@ class ObjectFormMixin(PageMixin):
     template_name = "generic/object_form.html"
 
     def get_form_class(self):
-        return modelform_factory(self.model, form=BootstrapModelForm, fields=self.page.form_fields)
+        return modelform_factory(
+            self.model,
+            form=BootstrapModelForm,
+            fields=self.page.form_fields,
+            formfield_callback=formfield,
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
