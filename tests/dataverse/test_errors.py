@@ -29,10 +29,16 @@ def _error(code, message="boom", **extra):
     "status, body, cls",
     [
         (404, _error("0x80040217", "account With Id = x Does Not Exist"), NotFound),
-        (412, _error("0x80060882", "The version of the existing record doesn't match"),
-         PreconditionFailed),
-        (412, _error("0x80040237", "A record with matching key values already exists."),
-         DuplicateRecord),
+        (
+            412,
+            _error("0x80060882", "The version of the existing record doesn't match"),
+            PreconditionFailed,
+        ),
+        (
+            412,
+            _error("0x80040237", "A record with matching key values already exists."),
+            DuplicateRecord,
+        ),
         (409, _error("Conflict", "Entity already exists"), DuplicateRecord),
         (409, _error("Conflict", "locked"), Conflict),
         (400, _error("0x80048d19", "Error identified in Payload"), ValidationError),
@@ -78,7 +84,9 @@ def test_validation_error_carries_code_message_and_details(rsps, dv):
                 "code": "InvalidValue",
                 "message": "One or more values are invalid",
                 "target": "name",
-                "details": [{"code": "TooLong", "message": "name is longer than 160", "target": "name"}],
+                "details": [
+                    {"code": "TooLong", "message": "name is longer than 160", "target": "name"}
+                ],
             }
         },
     )
@@ -88,7 +96,9 @@ def test_validation_error_carries_code_message_and_details(rsps, dv):
     assert err.status == 400
     assert err.code == "InvalidValue"
     assert err.message == "One or more values are invalid"
-    assert err.details == [{"code": "TooLong", "message": "name is longer than 160", "target": "name"}]
+    assert err.details == [
+        {"code": "TooLong", "message": "name is longer than 160", "target": "name"}
+    ]
     assert err.method == "POST"
     assert "HTTP 400" in str(err) and "InvalidValue" in str(err)
 
@@ -124,7 +134,9 @@ def test_precondition_failed_on_stale_etag(rsps, dv):
 
 
 def test_odata_v2_style_message_and_non_json_bodies():
-    err = error_for_status(400, '{"error": {"code": "", "message": {"lang": "en", "value": "Bad"}}}')
+    err = error_for_status(
+        400, '{"error": {"code": "", "message": {"lang": "en", "value": "Bad"}}}'
+    )
     assert err.message == "Bad" and err.code is None
     err = error_for_status(500, "")
     assert err.message == "HTTP 500"

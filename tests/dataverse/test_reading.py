@@ -103,8 +103,10 @@ def test_get_returns_record_with_decimals_exact(rsps, dv):
     rsps.get(
         ROOT + f"accounts({gid})",
         # raw text: a float would already have rounded the number before the client saw it
-        body='{"@odata.etag": "W/\\"1\\"", "accountid": "%s", "revenue": 1234567890123.4567, '
-        '"creditlimit": "99.90"}' % gid,
+        body=(
+            '{"@odata.etag": "W/\\"1\\"", "accountid": "' + gid + '", '
+            '"revenue": 1234567890123.4567, "creditlimit": "99.90"}'
+        ),
         content_type="application/json",
     )
     record = dv.get("accounts", gid, select=["accountid", "revenue"])

@@ -14,9 +14,7 @@ OWNER = "11111111-2222-3333-4444-555555555555"
 
 
 def test_create_answered_204_with_odata_entityid(rsps, dv):
-    rsps.post(
-        ROOT + "accounts", status=204, headers={"OData-EntityId": ROOT + f"accounts({GUID})"}
-    )
+    rsps.post(ROOT + "accounts", status=204, headers={"OData-EntityId": ROOT + f"accounts({GUID})"})
     new_id = dv.create(
         "accounts", {"name": "Contoso", "ownerid@odata.bind": f"/systemusers({OWNER})"}
     )
@@ -31,8 +29,11 @@ def test_create_answered_204_with_odata_entityid(rsps, dv):
 
 def test_create_answered_204_with_relative_location(rsps, make_client):
     dv = make_client("https://erp.example.com/odata/")
-    rsps.post("https://erp.example.com/odata/Customers", status=204,
-              headers={"Location": "Customers('C10000')"})
+    rsps.post(
+        "https://erp.example.com/odata/Customers",
+        status=204,
+        headers={"Location": "Customers('C10000')"},
+    )
     assert dv.create("Customers", {"Name": "Adatum"}) == "C10000"
 
 
@@ -79,8 +80,12 @@ def test_create_with_caller_id_is_retried_and_duplicate_on_retry_is_success(rsps
     rsps.post(
         ROOT + "accounts",
         status=412,
-        json={"error": {"code": "0x80040237",
-                        "message": "A record with matching key values already exists."}},
+        json={
+            "error": {
+                "code": "0x80040237",
+                "message": "A record with matching key values already exists.",
+            }
+        },
     )
     assert dv.create("accounts", {"name": "x"}, id=GUID, key="accountid") == GUID
     assert len(rsps.calls) == 2
@@ -135,8 +140,11 @@ def test_update_without_etag_uses_if_match_star(rsps, dv):
 
 
 def test_update_of_missing_record_is_not_found(rsps, dv):
-    rsps.patch(ROOT + f"accounts({GUID})", status=404,
-               json={"error": {"code": "0x80040217", "message": "Does Not Exist"}})
+    rsps.patch(
+        ROOT + f"accounts({GUID})",
+        status=404,
+        json={"error": {"code": "0x80040217", "message": "Does Not Exist"}},
+    )
     with pytest.raises(NotFound):
         dv.update("accounts", GUID, {"name": "new"})
 
@@ -164,15 +172,21 @@ def test_delete_with_and_without_etag(rsps, dv):
 
 
 def test_delete_of_missing_record_is_not_found(rsps, dv):
-    rsps.delete(ROOT + f"accounts({GUID})", status=404, json={"error": {"code": "0x80040217",
-                                                                       "message": "no"}})
+    rsps.delete(
+        ROOT + f"accounts({GUID})",
+        status=404,
+        json={"error": {"code": "0x80040217", "message": "no"}},
+    )
     with pytest.raises(NotFound):
         dv.delete("accounts", GUID)
 
 
 def test_delete_resent_after_timeout_and_then_not_found_is_success(rsps, dv):
     rsps.delete(ROOT + f"accounts({GUID})", body=requests.ReadTimeout("read timed out"))
-    rsps.delete(ROOT + f"accounts({GUID})", status=404, json={"error": {"code": "0x80040217",
-                                                                       "message": "no"}})
+    rsps.delete(
+        ROOT + f"accounts({GUID})",
+        status=404,
+        json={"error": {"code": "0x80040217", "message": "no"}},
+    )
     dv.delete("accounts", GUID)
     assert len(rsps.calls) == 2
