@@ -4,14 +4,14 @@ from django.db import models
 
 
 class Blocked(models.TextChoices):
-    NONE = "", "(not blocked)"
+    NONE = "", "No"
     SHIP = "ship", "Ship"
     INVOICE = "invoice", "Invoice"
     ALL = "all", "All"
 
 
 class VendorBlocked(models.TextChoices):
-    NONE = "", "(not blocked)"
+    NONE = "", "No"
     PAYMENT = "payment", "Payment"
     ALL = "all", "All"
 

@@ -5,6 +5,7 @@ nothing and moves no `modified_at`: a second run never makes work for the synchr
 """
 
 import random
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -28,7 +29,7 @@ CURRENCIES = [
     ("GBP", "£", "Pound sterling"),
     ("DKK", "kr.", "Danish krone"),
     ("CAD", "$", "Canadian dollar"),
-    ("LOCAL", "", "Local bonus points (no ISO code)"),
+    ("LOCAL", "", "Bonus points (no ISO code)"),
 ]
 UNITS = [("PCS", "Piece"), ("HOUR", "Hour"), ("BOX", "Box"), ("KG", "Kilogram"), ("SET", "Set")]
 PAYMENT_TERMS = [
@@ -195,6 +196,12 @@ def _ensure(model, key: str, rows: list[dict]) -> dict:
     return existing
 
 
+def ascii_slug(text: str) -> str:
+    """Lower-case ASCII letters and digits only, for e-mail addresses and domains."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum())
+
+
 def _address(rng: random.Random) -> dict:
     city, post_code, county, country = rng.choice(CITIES)
     return {
@@ -250,7 +257,7 @@ def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
     for i in range(customers):
         name = company_name(i)
         address = _address(rng)
-        domain = "".join(ch for ch in name.lower() if ch.isalnum())[:20] + ".example"
+        domain = ascii_slug(name)[:20] + ".example"
         customer_rows.append(
             {
                 "no": f"C{i + 1:05d}",
@@ -299,7 +306,7 @@ def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
                     "surname": last,
                     "name": f"{first} {last}",
                     "job_title": JOB_TITLES[(i + j) % len(JOB_TITLES)],
-                    "email": f"{first.lower()}.{last.lower()}@{company.email.split('@')[-1]}",
+                    "email": f"{ascii_slug(first)}.{ascii_slug(last)}@{company.email.split('@')[-1]}",
                     "phone_no": company.phone_no,
                     "address": company.address,
                     "city": company.city,

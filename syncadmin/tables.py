@@ -28,6 +28,9 @@ class BaseTable(tables.Table):
         empty_text = "There is nothing to show in this view."
 
 
+NUMERIC = {"td": {"class": "text-end"}, "th": {"class": "text-end"}}
+
+
 def _link_to_record(record):
     return record.get_absolute_url()
 

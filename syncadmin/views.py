@@ -118,7 +118,10 @@ class ObjectDetailView(PageMixin, generic.DetailView):
         return {
             "caption": caption,
             "labels": [opts.get_field(name).verbose_name for name in columns],
-            "rows": [[getattr(row, name) for name in columns] for row in queryset[:limit]],
+            "rows": [
+                (row.get_absolute_url(), [getattr(row, name) for name in columns])
+                for row in queryset[:limit]
+            ],
         }
 
     def describe(self, obj, name):

@@ -70,3 +70,10 @@ def test_more_customers_can_be_added_later():
 def test_negative_count_is_refused():
     with pytest.raises(SystemExit):
         call_command("seed_demo", customers=-1)
+
+
+def test_every_seeded_record_passes_its_own_validation():
+    call_command("seed_demo", customers=30)
+    for table in TABLES:
+        for record in table.objects.all():
+            record.full_clean()
