@@ -292,6 +292,7 @@ def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
 
     person_rows = []
     for i, company in enumerate(sorted(companies.values(), key=lambda c: c.no)):
+        company_domain = company.email.split("@")[-1]
         for j in range(1 + i % 2):
             first, last = (
                 FIRST_NAMES[(i + j) % len(FIRST_NAMES)],
@@ -306,7 +307,7 @@ def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
                     "surname": last,
                     "name": f"{first} {last}",
                     "job_title": JOB_TITLES[(i + j) % len(JOB_TITLES)],
-                    "email": f"{ascii_slug(first)}.{ascii_slug(last)}@{company.email.split('@')[-1]}",
+                    "email": f"{ascii_slug(first)}.{ascii_slug(last)}@{company_domain}",
                     "phone_no": company.phone_no,
                     "address": company.address,
                     "city": company.city,
