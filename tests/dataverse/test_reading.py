@@ -36,12 +36,18 @@ def test_paging_follows_absolute_and_relative_next_links(rsps, dv):
     rsps.get(
         ROOT + "accounts",
         match=[matchers.query_param_matcher({"$select": "name", "$skiptoken": "p3"})],
-        json=_page([{"name": "d"}]),
+        # relative to the host
+        json=_page([{"name": "d"}], "/api/data/v9.2/accounts?$select=name&$skiptoken=p4"),
+    )
+    rsps.get(
+        ROOT + "accounts",
+        match=[matchers.query_param_matcher({"$select": "name", "$skiptoken": "p4"})],
+        json=_page([{"name": "e"}]),
     )
     pages = list(dv.iter_pages("accounts", select=["name"], page_size=2))
-    assert [[r["name"] for r in p] for p in pages] == [["a", "b"], ["c"], ["d"]]
-    assert len(rsps.calls) == 3
-    assert dv.request_count == 3
+    assert [[r["name"] for r in p] for p in pages] == [["a", "b"], ["c"], ["d"], ["e"]]
+    assert len(rsps.calls) == 4
+    assert dv.request_count == 4
     for call in rsps.calls:
         # the page size preference goes with every request, next links included
         assert call.request.headers["Prefer"] == "odata.maxpagesize=2"
