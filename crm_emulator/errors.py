@@ -1,0 +1,112 @@
+"""Refusals of the Web API, with Dataverse's status codes, error codes and wording.
+
+Every refusal is an `ApiError`; `as_json()` gives Dataverse's body
+`{"error": {"code": "0x...", "message": "..."}}`. The constructors below name the cases.
+"""
+
+PAYLOAD_HELP = "https://go.microsoft.com/fwlink/?linkid=2195293"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def as_json(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message}}
+
+    def __repr__(self):
+        return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
+
+
+def payload_error(set_name: str, inner: str) -> ApiError:
+    """A body the OData reader refuses: unknown property, wrong type, bad bind (0x80048d19)."""
+    return ApiError(400, "0x80048d19", (
+        f"Error identified in Payload provided by the user for Entity :'{set_name}', For more "
+        f"information on this error please follow this help link {PAYLOAD_HELP}  ---->  "
+        f"InnerException : Microsoft.OData.ODataException: {inner}"))
+
+
+def unknown_property(entity, name: str) -> ApiError:
+    return payload_error(entity.set_name, (
+        f"The property '{name}' does not exist on type '{entity.odata_type}'. Make sure to only "
+        "use property names that are defined by the type or mark the type as open type."))
+
+
+def wrong_type(entity, name: str, value, edm_type: str) -> ApiError:
+    return payload_error(entity.set_name, (
+        f"Cannot convert the literal '{value}' to the expected type '{edm_type}'."
+        f" (property '{name}')"))
+
+
+def too_long(entity, attribute) -> ApiError:
+    return ApiError(400, "0x80044331", (
+        f"A validation error occurred. The length of the '{attribute.name}' attribute of the "
+        f"'{entity.logical_name}' entity exceeded the maximum allowed length of "
+        f"'{attribute.max_length}'."))
+
+
+def out_of_range(entity, attribute, value) -> ApiError:
+    code = "0x80044330" if attribute.type == "Money" else "0x8004432f"
+    return ApiError(400, code, (
+        f"A validation error occurred. The value {value} of '{attribute.name}' on record of type "
+        f"'{entity.logical_name}' is outside the valid range. Accepted range: "
+        f"{attribute.min_value} to {attribute.max_value}."))
+
+
+def bad_option(entity, attribute, value) -> ApiError:
+    accepted = ",".join(str(v) for v, _ in attribute.options)
+    return ApiError(400, "0x8004431a", (
+        f"A validation error occurred. The value {value} of '{attribute.name}' on record of type "
+        f"'{entity.logical_name}' is outside the valid range. Accepted Values: {accepted}"))
+
+
+def required_missing(entity, attribute) -> ApiError:
+    return ApiError(400, "0x80040203", (
+        f"A validation error occurred. The value of '{attribute.name}' on record of type "
+        f"'{entity.logical_name}' is required and cannot be empty."))
+
+
+def not_found(entity, rowid) -> ApiError:
+    return ApiError(404, "0x80040217", f"{entity.logical_name} With Id = {rowid} Does Not Exist")
+
+
+def duplicate() -> ApiError:
+    return ApiError(412, "0x80040237", "A record with matching key values already exists.")
+
+
+def version_mismatch() -> ApiError:
+    return ApiError(412, "0x80060882",
+                    "The version of the existing record doesn't match the RowVersion property "
+                    "provided.")
+
+
+def no_segment(segment: str) -> ApiError:
+    return ApiError(404, "0x8006088a", f"Resource not found for the segment '{segment}'.")
+
+
+def no_property(entity_type: str, name: str) -> ApiError:
+    return ApiError(400, "0x80060888",
+                    f"Could not find a property named '{name}' on type '{entity_type}'.")
+
+
+def bad_query(message: str) -> ApiError:
+    return ApiError(400, "0x80060888", message)
+
+
+def bad_request(message: str, code: str = "0x80060891") -> ApiError:
+    return ApiError(400, code, message)
+
+
+def method_not_allowed(path: str) -> ApiError:
+    return ApiError(405, "0x80060888",
+                    f"No HTTP resource was found that matches the request URI '{path}'.")
+
+
+def throttled(limit: int, window: int, retry_after: int) -> ApiError:
+    return ApiError(429, "0x80072322", (
+        f"Number of requests exceeded the limit of {limit} over time window of {window} "
+        "seconds."), headers={"Retry-After": str(retry_after)})
