@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from erp_app.models import Customer
 from tests.browser.conftest import PASSWORD, login
@@ -37,17 +38,20 @@ def test_admin_searches_sorts_opens_and_edits_a_customer(page, live_server, admi
     page.click("text=ERP")
     page.click(".dropdown-menu >> text=Customers")
     assert page.locator("h1").inner_text() == "Customers"
-    assert page.locator("tbody tr").count() == 25
+    expect(page.locator("tbody tr")).to_have_count(25)
     screenshot("customer-list")
 
     page.click("thead >> text=No.")  # ascending, then descending
+    page.wait_for_url("**sort=no*")
     page.click("thead >> text=No.")
-    assert page.locator("tbody tr td:nth-child(2)").first.inner_text() == "C00030"
+    page.wait_for_url("**sort=-no*")
+    expect(page.locator("tbody tr td:nth-child(2)").first).to_have_text("C00030")
 
     target = Customer.objects.get(no="C00007")
     page.fill("input[name=q]", target.name)
     page.click("text=Apply")
-    assert page.locator("tbody tr").count() == 1
+    page.wait_for_url("**q=*")
+    expect(page.locator("tbody tr")).to_have_count(1)
     page.click(f"tbody >> text={target.no}")
     assert target.name in page.locator("h1").inner_text()
     screenshot("customer-card")

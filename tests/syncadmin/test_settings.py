@@ -27,6 +27,7 @@ VARIABLES = (
     "ALLOWED_HOSTS",
     "SECURE",
     "CRM_DATABASE_URL",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests; refused by check --deploy
 )
 
 
