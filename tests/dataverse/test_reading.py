@@ -7,7 +7,7 @@ import pytest
 import responses
 from responses import matchers
 
-from dataverse import ValidationError, parse_decimal
+from dataverse import NotSupported, ValidationError, parse_decimal
 
 from .conftest import ROOT
 
@@ -198,3 +198,37 @@ def test_who_am_i_without_dataverse(rsps, make_client):
     dv = make_client("https://erp.example.com/odata/")
     assert dv.who_am_i() is None
     assert dv.request_count == 0
+
+
+def test_change_tracking_pages_and_delta_link(rsps, dv):
+    delta = ROOT + "accounts?$select=name&$deltatoken=919042%2108%2f22%2f2017%2008%3a10%3a44"
+    rsps.get(
+        ROOT + "accounts",
+        match=[matchers.query_param_matcher({"$select": "name"})],
+        json=_page([{"name": "a"}], ROOT + "accounts?$select=name&$skiptoken=2"),
+    )
+    rsps.get(
+        ROOT + "accounts",
+        match=[matchers.query_param_matcher({"$select": "name", "$skiptoken": "2"})],
+        json={"value": [{"name": "b"}], "@odata.deltaLink": delta},
+    )
+    pages = dv.iter_changes("accounts", select=["name"], page_size=1)
+    assert [[r["name"] for r in p] for p in pages] == [["a"], ["b"]]
+    assert pages.delta_link == delta
+    assert rsps.calls[0].request.headers["Prefer"] == "odata.track-changes,odata.maxpagesize=1"
+
+    deleted = {
+        "@odata.context": ROOT + "$metadata#accounts/$deletedEntity",
+        "id": GUIDS[0],
+        "reason": "deleted",
+    }
+    rsps.reset()
+    rsps.get(delta, json={"value": [deleted], "@odata.deltaLink": delta + "x"})
+    later = dv.iter_changes("accounts", delta_link=pages.delta_link)
+    assert list(later) == [[deleted]]
+    assert later.delta_link == delta + "x"
+
+
+def test_change_tracking_needs_dataverse(make_client):
+    with pytest.raises(NotSupported):
+        make_client("https://erp.example.com/odata/").iter_changes("Customers")

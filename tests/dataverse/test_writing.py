@@ -190,3 +190,39 @@ def test_delete_resent_after_timeout_and_then_not_found_is_success(rsps, dv):
     )
     dv.delete("accounts", GUID)
     assert len(rsps.calls) == 2
+
+
+def test_create_multiple_uses_dataverse_action(rsps, dv):
+    rsps.post(ROOT + "accounts/Microsoft.Dynamics.CRM.CreateMultiple", json={"Ids": [GUID, OWNER]})
+    results = dv.create_multiple(
+        "accounts", "account", [{"accountid": GUID, "name": "a"}, {"accountid": OWNER}], "accountid"
+    )
+    assert [r.id for r in results] == [GUID, OWNER] and all(r.ok for r in results)
+    body = json.loads(rsps.calls[0].request.body)
+    assert body["Targets"][0] == {
+        "@odata.type": "Microsoft.Dynamics.CRM.account",
+        "accountid": GUID,
+        "name": "a",
+    }
+
+
+def test_create_multiple_failure_fails_every_record(rsps, dv):
+    rsps.post(
+        ROOT + "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+        status=400,
+        json={"error": {"code": "0x80044331", "message": "bad"}},
+    )
+    results = dv.create_multiple("accounts", "account", [{"name": "a"}, {"name": "b"}])
+    assert [r.error.code for r in results] == ["0x80044331", "0x80044331"]
+
+
+def test_create_multiple_without_dataverse_is_a_batch(rsps, make_client):
+    base = "https://erp.example.com/odata/"
+    dv = make_client(base)
+    part = (
+        "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 201 Created\r\n"
+        'Content-Type: application/json\r\n\r\n{"No": "C1"}\r\n--b--\r\n'
+    )
+    rsps.post(base + "$batch", body=part, content_type="multipart/mixed; boundary=b")
+    [result] = dv.create_multiple("Customers", "customer", [{"No": "C1"}], key="No")
+    assert result.ok and result.id == "C1" and result.status == 201
