@@ -334,6 +334,7 @@ class DataverseClient:
         `pages.delta_link` for the next call, which returns only what changed since. Deleted
         rows come as `{"@odata.context": "...$deletedEntity", "id": ..., "reason": "deleted"}`.
         Without Dataverse features: NotSupported (filter on the modified-on attribute instead).
+        `delta_link` still None after the last page: the service does not track this table.
         """
         if not self.dataverse_features:
             raise NotSupported("change tracking is a Dataverse feature")
