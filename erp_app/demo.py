@@ -288,6 +288,8 @@ def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
             }
         )
     customer_by_no = _ensure(m.Customer, "no", customer_rows)
+    for row in company_rows:
+        row["customer"] = customer_by_no[f"C{row['no'][2:]}"]
     companies = _ensure(m.Contact, "no", company_rows)
 
     person_rows = []

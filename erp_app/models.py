@@ -166,6 +166,16 @@ class Contact(ERPRecord, Address):
         related_name="people",
         limit_choices_to={"type": ContactType.COMPANY},
     )
+    # BC's contact business relation: the customer a company contact stands for. The CONTACT
+    # mapping translates a person's company through it to the CRM's parent account.
+    customer = models.ForeignKey(
+        "Customer",
+        verbose_name="Customer (business relation)",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="company_contacts",
+    )
     name = models.CharField("Name", max_length=100, blank=True)
     first_name = models.CharField("First Name", max_length=30, blank=True)
     middle_name = models.CharField("Middle Name", max_length=30, blank=True)

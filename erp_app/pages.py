@@ -78,6 +78,7 @@ site.register(
                 "no",
                 "type",
                 "company",
+                "customer",
                 "name",
                 "first_name",
                 "middle_name",
