@@ -17,8 +17,14 @@ from urllib.parse import urlencode
 
 from crm_emulator import errors, metadata
 from crm_emulator.models import Row
-from crm_emulator.odata.query import (MAX_PAGE_SIZE, COUNT_LIMIT, encode_token, fetch_page,
-                                      parse_query, parse_select)
+from crm_emulator.odata.query import (
+    COUNT_LIMIT,
+    MAX_PAGE_SIZE,
+    encode_token,
+    fetch_page,
+    parse_query,
+    parse_select,
+)
 from crm_emulator.schema import BY_NAME, BY_SET, ENTITIES, Entity
 from crm_emulator.store import WriteOp, etag_matches, write_one
 from crm_emulator.values import FORMATTED, TYPES_KEY, parse_guid, render

@@ -247,8 +247,10 @@ def http_part(request, response: api.ApiResponse) -> str:
     content_id = getattr(request, "content_id", None)
     if content_id:
         lines.append(f"Content-ID: {content_id}")
-    reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ \
-        else ""
+    try:
+        reason = HTTPStatus(response.status).phrase
+    except ValueError:
+        reason = ""
     lines += ["", f"HTTP/1.1 {response.status} {reason}", "OData-Version: 4.0"]
     content_type = response.content_type()
     if content_type:

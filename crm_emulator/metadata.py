@@ -209,6 +209,7 @@ def csdl() -> str:
         lines.append("</EntityType>")
     lines.append('<EntityContainer Name="System">')
     for entity in ENTITIES:
-        lines.append(f'<EntitySet Name="{entity.set_name}" EntityType="mscrm.{entity.logical_name}" />')
+        lines.append(f'<EntitySet Name="{entity.set_name}" '
+                     f'EntityType="mscrm.{entity.logical_name}" />')
     lines += ["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
     return "\n".join(lines)

@@ -63,10 +63,9 @@ class Attribute:
     @property
     def navigations(self) -> dict[str, str]:
         """Single-valued navigation property names used with `@odata.bind`, to their target."""
-        if self.type == "Customer":
-            return {f"{self.name}_{target}": target for target in self.targets}
-        return {self.name: target for target in self.targets} if len(self.targets) == 1 else {
-            f"{self.name}_{target}": target for target in self.targets}
+        if len(self.targets) == 1:
+            return {self.name: self.targets[0]}
+        return {f"{self.name}_{target}": target for target in self.targets}
 
 
 @dataclass(frozen=True)
@@ -118,8 +117,8 @@ def Int(name, min_value=INT_MIN, max_value=INT_MAX, default=None, label=""):  # 
                      label=label, format="None")
 
 
-def Dec(name, precision=2, min_value=-100000000000.0, max_value=100000000000.0, required=NONE,  # noqa: N802
-        default=None, label=""):
+def Dec(name, precision=2, min_value=-100000000000.0,  # noqa: N802
+        max_value=100000000000.0, required=NONE, default=None, label=""):
     return Attribute(name, "Decimal", precision=precision, min_value=min_value,
                      max_value=max_value, required=required, default=default, label=label)
 
@@ -198,12 +197,16 @@ def entity(logical_name, set_name, display_name, primary_name, *attributes, **op
                   (Id(primary_id), *attributes, *system_attributes()), **options)
 
 
-ADDRESS = lambda: (  # noqa: E731
-    S("address1_line1", 250, label="Street 1"), S("address1_line2", 250, label="Street 2"),
-    S("address1_line3", 250, label="Street 3"), S("address1_postalcode", 20, label="ZIP/Postal Code"),
-    S("address1_city", 80, label="City"), S("address1_stateorprovince", 50, label="State/Province"),
-    S("address1_country", 80, label="Country/Region"),
-)
+def address():
+    return (
+        S("address1_line1", 250, label="Street 1"), S("address1_line2", 250, label="Street 2"),
+        S("address1_line3", 250, label="Street 3"),
+        S("address1_postalcode", 20, label="ZIP/Postal Code"),
+        S("address1_city", 80, label="City"),
+        S("address1_stateorprovince", 50, label="State/Province"),
+        S("address1_country", 80, label="Country/Region"),
+    )
+
 
 CUSTOMER_TYPES = ((1, "Competitor"), (2, "Consultant"), (3, "Customer"), (4, "Investor"),
                   (5, "Partner"), (6, "Influencer"), (7, "Press"), (8, "Prospect"),
@@ -233,8 +236,9 @@ ENTITIES: tuple[Entity, ...] = (
     ),
     entity(
         "account", "accounts", "Account", "name",
-        S("name", 160, APP_REQUIRED, "Account Name"), S("accountnumber", 20, label="Account Number"),
-        *ADDRESS(),
+        S("name", 160, APP_REQUIRED, "Account Name"),
+        S("accountnumber", 20, label="Account Number"),
+        *address(),
         S("telephone1", 50, label="Main Phone", fmt="Phone"),
         S("telephone2", 50, label="Other Phone", fmt="Phone"), S("fax", 50, label="Fax"),
         S("emailaddress1", 100, label="Email", fmt="Email"),
@@ -265,7 +269,7 @@ ENTITIES: tuple[Entity, ...] = (
         S("telephone1", 50, label="Business Phone", fmt="Phone"),
         S("mobilephone", 50, label="Mobile Phone", fmt="Phone"), S("fax", 50, label="Fax"),
         S("websiteurl", 200, label="Website", fmt="Url"),
-        *(a for a in ADDRESS() if a.name != "address1_line3"),
+        *(a for a in address() if a.name != "address1_line3"),
         State(), Status(),
         Customer("parentcustomerid", label="Company Name"), Owner(), Currency(),
         list_columns=("fullname", "jobtitle", "emailaddress1", "telephone1",
@@ -309,9 +313,11 @@ ENTITIES: tuple[Entity, ...] = (
         Dec("quantityonhand", 2, 0.0, 1000000000.0, label="Quantity On Hand"),
         Dec("stockweight", 2, 0.0, 1000000000.0, label="Stock Weight"),
         Dec("stockvolume", 2, 0.0, 1000000000.0, label="Stock Volume"),
-        S("vendorname", 100, label="Vendor"), S("vendorpartnumber", 100, label="Vendor Part Number"),
+        S("vendorname", 100, label="Vendor"),
+        S("vendorpartnumber", 100, label="Vendor Part Number"),
         Opt("producttypecode", ((1, "Sales Inventory"), (2, "Miscellaneous Charges"),
-                                (3, "Services"), (4, "Flat Fees")), default=1, label="Product Type"),
+                                (3, "Services"), (4, "Flat Fees")),
+            default=1, label="Product Type"),
         State(((0, "Active"), (1, "Retired"), (2, "Draft"), (3, "Under Revision"))),
         Status(((1, "Active"), (2, "Retired"), (0, "Draft"), (3, "Under Revision"))),
         Int("quantitydecimal", 0, 5, default=2, label="Decimals Supported"),

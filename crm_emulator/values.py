@@ -123,7 +123,8 @@ def parse_reference(entity: Entity, nav: str, target: str, value) -> str | uuid.
     return uuid.UUID(match.group(2))
 
 
-def parse_payload(entity: Entity, body, *, creating: bool) -> tuple[dict, list[Bind], uuid.UUID | None]:
+def parse_payload(entity: Entity, body, *, creating: bool
+                  ) -> tuple[dict, list[Bind], uuid.UUID | None]:
     """(storage values, binds, primary id given in the body) of a POST or PATCH body."""
     if not isinstance(body, dict):
         raise errors.payload_error(entity.set_name, "The request body is not a JSON object.")

@@ -35,7 +35,7 @@ def test_wrong_secret_is_refused(client, app_user):
 
 def test_unknown_client_or_tenant_is_refused(client, app_user):
     assert token_request(client, client_id="other").json()["error"] == "unauthorized_client"
-    response = client.post(f"/crm/othertenant/oauth2/v2.0/token", {
+    response = client.post("/crm/othertenant/oauth2/v2.0/token", {
         "grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": SECRET,
         "scope": "x/.default"})
     assert response.status_code == 400

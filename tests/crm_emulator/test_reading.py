@@ -4,8 +4,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crm_emulator.store import UnitOfWork, WriteOp
 from crm_emulator.schema import BY_NAME
+from crm_emulator.store import UnitOfWork, WriteOp
 from tests.crm_emulator.conftest import ROOT, new_id
 
 pytestmark = pytest.mark.django_db(databases=["default", "crm"])

@@ -197,7 +197,8 @@ def test_if_none_match_star_prevents_update(api, account):
 
 def test_stale_etag_is_refused_with_412(api, account):
     url = f"accounts({account['accountid']})"
-    assert api.patch(url, {"name": "First"}, {"If-Match": account["@odata.etag"]}).status_code == 204
+    first = api.patch(url, {"name": "First"}, {"If-Match": account["@odata.etag"]})
+    assert first.status_code == 204
     response = api.patch(url, {"name": "Second"}, {"If-Match": account["@odata.etag"]})
     assert response.status_code == 412 and error_code(response) == "0x80060882"
     assert api.get(url).json()["name"] == "First"
