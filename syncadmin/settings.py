@@ -4,6 +4,7 @@ Defaults give the embedded set-up: SQLite, django-q2 on the database broker, the
 `DATABASE_URL`, `REDIS_URL` and `CRM_URL` switch to the production services.
 """
 
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -190,6 +191,8 @@ STORAGES = {
 }
 # Serve straight from the app and project folders, so `make demo` needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
+# ...and then whitenoise need not warn that STATIC_ROOT was never collected.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

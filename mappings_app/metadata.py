@@ -1,0 +1,64 @@
+"""The CRM's entity and attribute descriptions, read once from EntityDefinitions and cached.
+
+Validation of mappings, the field-mapping dropdowns and the engine's type conversions read the
+cache; `refresh()` (Test Connection, Use Default Synchronization Setup) reads the CRM again.
+"""
+
+from dataclasses import asdict
+
+from dataverse import AttributeInfo
+from mappings_app.models import EntityMetadata
+
+
+class MetadataUnavailable(LookupError):
+    pass
+
+
+def refresh(logical_names, client=None) -> dict[str, EntityMetadata]:
+    """Reads the entities from the CRM and stores them; returns them by logical name."""
+    from mappings_app.connection import crm_client
+
+    if client is None:
+        with crm_client() as opened:
+            return refresh(logical_names, opened)
+    definitions = {d["LogicalName"]: d for d in client.entity_definitions()}
+    stored = {}
+    for name in logical_names:
+        definition = definitions.get(name)
+        if definition is None:
+            raise MetadataUnavailable(f"The CRM has no entity {name!r}.")
+        attributes = [_as_dict(a) for a in client.entity_attributes(name)]
+        stored[name], _ = EntityMetadata.objects.update_or_create(
+            logical_name=name,
+            defaults={
+                "entity_set": definition.get("EntitySetName") or "",
+                "primary_id": definition.get("PrimaryIdAttribute") or f"{name}id",
+                "primary_name": definition.get("PrimaryNameAttribute") or "",
+                "attributes": attributes,
+            },
+        )
+    return stored
+
+
+def _as_dict(attribute: AttributeInfo) -> dict:
+    data = asdict(attribute)
+    for key in ("min_value", "max_value"):
+        if data.get(key) is not None:
+            data[key] = float(data[key])  # JSON has no Decimal
+    if data.get("options"):
+        data["options"] = {str(k): v for k, v in data["options"].items()}
+    return data
+
+
+def entity(logical_name: str, fetch: bool = True) -> EntityMetadata:
+    """The cached metadata of an entity, read from the CRM the first time."""
+    found = EntityMetadata.objects.filter(logical_name=logical_name).first()
+    if found is None and fetch:
+        found = refresh([logical_name])[logical_name]
+    if found is None:
+        raise MetadataUnavailable(f"The CRM's description of {logical_name!r} is not loaded.")
+    return found
+
+
+def attributes(logical_name: str, fetch: bool = True) -> dict[str, dict]:
+    return {a["name"]: a for a in entity(logical_name, fetch).attributes}

@@ -1,0 +1,316 @@
+"""Checks of table and field mappings against the ERP's models and the CRM's metadata.
+
+Each function returns {field name: [messages]} for ValidationError; every message names the
+thing at fault and what to do. Called from the models' clean(), so every way of saving a mapping
+(pages, admin, setup_defaults) refuses the same bad input.
+"""
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+
+from dataverse import filter as odata_filter
+from dataverse.errors import DataverseError
+from mappings_app import local_filter, metadata
+from mappings_app.choices import Direction, TransformationType
+
+TEXT, NUMBER, BOOL, DATE, LOOKUP, OPTION, GUID = (
+    "text",
+    "number",
+    "yes/no",
+    "date",
+    "reference",
+    "option",
+    "id",
+)
+REMOTE_KINDS = {
+    "String": TEXT,
+    "Memo": TEXT,
+    "EntityName": TEXT,
+    "Integer": NUMBER,
+    "BigInt": NUMBER,
+    "Decimal": NUMBER,
+    "Double": NUMBER,
+    "Money": NUMBER,
+    "Boolean": BOOL,
+    "DateTime": DATE,
+    "Lookup": LOOKUP,
+    "Customer": LOOKUP,
+    "Owner": LOOKUP,
+    "Picklist": OPTION,
+    "State": OPTION,
+    "Status": OPTION,
+    "Uniqueidentifier": GUID,
+}
+# Which ERP kinds can carry which CRM kinds without a lookup-table transformation.
+COMPATIBLE = {
+    (TEXT, TEXT),
+    (NUMBER, NUMBER),
+    (BOOL, BOOL),
+    (DATE, DATE),
+    (LOOKUP, LOOKUP),
+    (GUID, GUID),
+    (GUID, TEXT),
+    (NUMBER, TEXT),
+    (TEXT, OPTION),
+    (LOOKUP, OPTION),
+    (LOOKUP, TEXT),
+}
+
+
+def local_kind(field) -> str:
+    if field.is_relation:
+        return LOOKUP
+    if isinstance(field, models.BooleanField):
+        return BOOL
+    if isinstance(field, (models.DateField, models.DateTimeField)):
+        return DATE
+    if isinstance(field, (models.DecimalField, models.IntegerField, models.FloatField)):
+        return NUMBER
+    if isinstance(field, models.UUIDField):
+        return GUID
+    return TEXT
+
+
+def resolve_local_field(model, path: str):
+    """The model field at the end of a dotted path (company.customer), or a message why not."""
+    field = None
+    for part in path.split("."):
+        if field is not None:
+            if not field.is_relation:
+                return None, f"{field.name} is not a reference, so {path} does not exist."
+            model = field.related_model
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None, f"{model._meta.object_name} has no field {part!r}."
+        if not field.concrete:
+            return None, f"{part!r} of {model._meta.object_name} is not a field."
+    return field, None
+
+
+def remote_attributes(logical_name: str) -> tuple[dict | None, str | None]:
+    try:
+        return metadata.attributes(logical_name), None
+    except metadata.MetadataUnavailable as exc:
+        return None, str(exc)
+    except (DataverseError, OSError) as exc:
+        return None, (
+            f"The CRM's attributes of {logical_name!r} could not be read ({exc}). "
+            "Test the connection, then save again."
+        )
+
+
+def find_attribute(attributes: dict, name: str) -> dict | None:
+    """An attribute by its logical name or its Web API name (_ownerid_value)."""
+    if name in attributes:
+        return attributes[name]
+    if name.startswith("_") and name.endswith("_value"):
+        found = attributes.get(name[1:-6])
+        if found and REMOTE_KINDS.get(found["type"]) == LOOKUP:
+            return found
+    return None
+
+
+def check_table_mapping(mapping) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    model = mapping.local_model_class
+    if model is None:
+        errors.setdefault("local_model", []).append(
+            f"There is no table {mapping.local_model!r}. Use app_label.model, "
+            "e.g. erp_app.customer."
+        )
+    else:
+        try:
+            local_filter.parse(model, mapping.local_filter)
+        except local_filter.FilterError as exc:
+            errors.setdefault("local_filter", []).append(f"Table filter: {exc}.")
+        for key, problem in _template_problems_local(model, mapping.local_template):
+            errors.setdefault("local_template", []).append(f"{key}: {problem}")
+    attributes, problem = remote_attributes(mapping.remote_entity)
+    if attributes is None:
+        errors.setdefault("remote_entity", []).append(problem)
+        return errors
+    entity = metadata.entity(mapping.remote_entity, fetch=False)
+    if (
+        mapping.remote_entity_set
+        and entity.entity_set
+        and mapping.remote_entity_set != entity.entity_set
+    ):
+        errors.setdefault("remote_entity_set", []).append(
+            f"The entity set of {mapping.remote_entity} is {entity.entity_set!r}."
+        )
+    for name, field in (
+        ("remote_key", mapping.remote_key),
+        ("remote_modified_attribute", mapping.remote_modified_attribute),
+    ):
+        if field and field not in attributes:
+            errors.setdefault(name, []).append(
+                f"{mapping.remote_entity} has no attribute {field!r}."
+            )
+    if mapping.remote_filter.strip():
+        try:
+            tree = odata_filter.parse(mapping.remote_filter)
+        except odata_filter.FilterSyntaxError as exc:
+            errors.setdefault("remote_filter", []).append(f"Integration table filter: {exc}.")
+        else:
+            for prop in odata_filter.properties(tree):
+                if find_attribute(attributes, prop.name) is None:
+                    errors.setdefault("remote_filter", []).append(
+                        f"Integration table filter: {mapping.remote_entity} has no attribute "
+                        f"{prop.name!r} (at position {prop.position + 1})."
+                    )
+    for key in mapping.remote_template or {}:
+        if find_attribute(attributes, key) is None:
+            errors.setdefault("remote_template", []).append(
+                f"{key}: {mapping.remote_entity} has no such attribute."
+            )
+    if not isinstance(mapping.remote_template, dict):
+        errors.setdefault("remote_template", []).append("Enter a JSON object of values.")
+    return errors
+
+
+def _template_problems_local(model, template):
+    if not isinstance(template, dict):
+        yield "template", "enter a JSON object of field values"
+        return
+    for key, value in template.items():
+        field, problem = resolve_local_field(model, key)
+        if problem:
+            yield key, problem
+            continue
+        if field.is_relation:
+            continue  # a reference is given by the referenced record's code or number
+        try:
+            field.clean(field.to_python(value), None)
+        except Exception as exc:  # noqa: BLE001 - ValidationError or a conversion error
+            messages = getattr(exc, "messages", [str(exc)])
+            yield key, f"{value!r} is not a valid value ({'; '.join(messages)})"
+
+
+def check_field_mapping(fm) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def add(field, message):
+        errors.setdefault(field, []).append(message)
+
+    mapping = fm.table_mapping
+    if not fm.local_field and not fm.remote_attribute:
+        add("local_field", "Enter the ERP field, the CRM attribute, or both.")
+        return errors
+    if not fm.local_field:
+        if fm.direction != Direction.TO_CRM or not fm.constant_value:
+            add(
+                "local_field",
+                "Without an ERP field, give a constant value and the direction "
+                "To Integration Table.",
+            )
+    if not fm.remote_attribute:
+        if fm.direction != Direction.FROM_CRM or not fm.constant_value:
+            add(
+                "remote_attribute",
+                "Without a CRM attribute, give a constant value and the "
+                "direction From Integration Table.",
+            )
+    if mapping.direction != Direction.BIDIRECTIONAL and fm.direction not in (
+        mapping.direction,
+        Direction.BIDIRECTIONAL,
+    ):
+        add("direction", f"The table mapping only runs {mapping.get_direction_display()}.")
+    local = remote = None
+    if fm.local_field:
+        model = mapping.local_model_class
+        if model is None:
+            add("local_field", "The table mapping's table does not exist.")
+        else:
+            local, problem = resolve_local_field(model, fm.local_field)
+            if problem:
+                add("local_field", problem)
+    if fm.remote_attribute:
+        attributes, problem = remote_attributes(mapping.remote_entity)
+        if attributes is None:
+            add("remote_attribute", problem)
+        else:
+            remote = find_attribute(attributes, fm.remote_attribute)
+            if remote is None:
+                add(
+                    "remote_attribute",
+                    f"{mapping.remote_entity} has no attribute {fm.remote_attribute!r}.",
+                )
+    if local is not None and remote is not None:
+        _check_types(fm, local, remote, add)
+    if fm.constant_value and remote is not None and not fm.local_field:
+        _check_constant(fm, remote, add)
+    return errors
+
+
+def _check_types(fm, local, remote, add):
+    lk, rk = local_kind(local), REMOTE_KINDS.get(remote["type"], TEXT)
+    translated = (
+        fm.transformation_rule_id and fm.transformation_rule.type == TransformationType.LOOKUP
+    )
+    if local.choices and rk == OPTION:
+        lk = TEXT
+    if (lk, rk) not in COMPATIBLE and not translated and not fm.constant_value:
+        add(
+            "remote_attribute",
+            f"{fm.local_field} ({lk}) cannot be mapped to {fm.remote_attribute} ({rk}). "
+            "Pick a matching attribute, or add a Value Lookup Table transformation.",
+        )
+        return
+    if rk == LOOKUP and lk == LOOKUP:
+        target = fm.lookup_mapping
+        if target is None:
+            add(
+                "lookup_mapping",
+                f"{fm.remote_attribute} is a reference: choose the table "
+                "mapping whose couplings translate it.",
+            )
+            return
+        targets = remote.get("targets") or []
+        if targets and target.remote_entity not in targets:
+            add(
+                "lookup_mapping",
+                f"{fm.remote_attribute} refers to {', '.join(targets)}, but "
+                f"{target.name} couples {target.remote_entity}.",
+            )
+        if (
+            target.local_model_class is not None
+            and target.local_model_class is not local.related_model
+        ):
+            add(
+                "lookup_mapping",
+                f"{fm.local_field} refers to "
+                f"{local.related_model._meta.verbose_name}, but {target.name} couples "
+                f"{target.local_model_class._meta.verbose_name}.",
+            )
+    elif fm.lookup_mapping_id:
+        add(
+            "lookup_mapping",
+            "Only a reference field mapped to a CRM lookup goes through "
+            "another mapping's couplings.",
+        )
+
+
+def _check_constant(fm, remote, add):
+    kind = REMOTE_KINDS.get(remote["type"], TEXT)
+    value = fm.constant_value
+    if kind == NUMBER or kind == OPTION:
+        try:
+            number = float(value)
+        except ValueError:
+            add("constant_value", f"{fm.remote_attribute} takes a number; {value!r} is not one.")
+            return
+        options = remote.get("options") or {}
+        if kind == OPTION and options and str(int(number)) not in {str(k) for k in options}:
+            allowed = ", ".join(f"{k} {v}" for k, v in options.items())
+            add(
+                "constant_value",
+                f"{value!r} is not an option of {fm.remote_attribute} ({allowed}).",
+            )
+    elif kind == BOOL and value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+        add("constant_value", f"{fm.remote_attribute} is Yes/No; {value!r} is neither.")
+    elif kind == TEXT and remote.get("max_length") and len(value) > remote["max_length"]:
+        add(
+            "constant_value",
+            f"{fm.remote_attribute} holds at most {remote['max_length']} characters.",
+        )
