@@ -13,8 +13,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from crm_emulator import api, auth, batch, errors, faults, throttle
@@ -145,6 +146,11 @@ def may_control(request) -> bool:
 
 def control(request, current, apply, clear):
     if not may_control(request):
+        if not request.user.is_authenticated:
+            try:  # a person: to the login page, like every page of the project
+                return redirect_to_login(request.get_full_path())
+            except NoReverseMatch:  # served alone (run_emulator): there is no login page
+                pass
         return JsonResponse({"error": "The emulator's controls need a staff login or "
                                       "CRM_EMULATOR_CONTROL=True."}, status=403)
     if request.method == "GET":

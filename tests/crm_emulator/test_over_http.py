@@ -44,6 +44,9 @@ def test_own_server_serves_the_web_api(no_site):
         answer = session.post(root + "$batch", data=batch,
                               headers={"Content-Type": "multipart/mixed; boundary=b"}, timeout=10)
         assert answer.status_code == 200 and b"Over HTTP" in answer.content
+        # the controls are closed to anonymous callers there too
+        control = root.replace("/api/data/v9.2/", "/_emulator/faults")
+        assert requests.post(control, json={"error_rate": 1}, timeout=10).status_code == 403
         # only the CRM is served there
         assert requests.get(root.replace("/crm/api/data/v9.2/", "/admin/"),
                             timeout=10).status_code == 404

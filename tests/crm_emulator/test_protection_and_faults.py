@@ -85,7 +85,8 @@ def post_json(client, url, body):
 
 
 def test_control_endpoint_is_closed_by_default(client, plain_user):
-    assert post_json(client, "/crm/_emulator/faults", {"error_rate": 1}).status_code == 403
+    response = post_json(client, "/crm/_emulator/faults", {"error_rate": 1})
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     client.force_login(plain_user)
     assert post_json(client, "/crm/_emulator/faults", {"error_rate": 1}).status_code == 403
     assert faults.get_faults()["error_rate"] == 0
