@@ -14,7 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -241,10 +241,26 @@ class UnitOfWork:
             Row.objects.bulk_create(new[start:start + CHUNK])
         changed = [row for key, row in self.touched.items() if key not in self.new]
         if changed:
-            Row.objects.bulk_update(
-                changed, ["data", "modifiedon", "modifiedby", "versionnumber"], batch_size=CHUNK)
+            update_rows(changed)
         for start in range(0, len(self.deleted), CHUNK):
             Row.objects.filter(pk__in=self.deleted[start:start + CHUNK]).delete()
+
+
+UPDATED_FIELDS = ("data", "modifiedon", "modifiedby", "versionnumber")
+
+
+def update_rows(rows: list[Row]):
+    """One parameterized UPDATE run for every row: bulk_update's CASE expressions grow with the
+    square of a 1,000-row change set on SQLite; executemany stays linear."""
+    connection = connections[CRM_DB]
+    fields = [Row._meta.get_field(name) for name in UPDATED_FIELDS]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {quote(Row._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def derive(entity: Entity, data: dict, given: dict):
