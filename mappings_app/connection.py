@@ -12,10 +12,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from dataverse import ClientCredentials, DataverseClient
-from dataverse.errors import DataverseError
+from dataverse.errors import DataverseError, TransportError
 from mappings_app.models import Connection
-
-LOGIN_AUTHORITY = "https://login.microsoftonline.com"
 
 
 def scrub(text: str) -> str:
@@ -43,7 +41,8 @@ def crm_client(connection: Connection | None = None):
             token_url = server.token_url(service_root, connection.tenant_id)
             yield _client(connection, service_root, token_url)
         return
-    token_url = f"{LOGIN_AUTHORITY}/{connection.tenant_id}/oauth2/v2.0/token"
+    authority = connection.authority_url.rstrip("/")
+    token_url = f"{authority}/{connection.tenant_id}/oauth2/v2.0/token"
     yield _client(connection, connection.service_root, token_url)
 
 
@@ -66,6 +65,8 @@ def check_connection(connection: Connection | None = None) -> tuple[bool, str]:
             connection.integration_user_id = user_id
             ok = True
             message = f"Connected to {connection}. Integration user {user_id}."
+        except TransportError as exc:
+            ok, message = False, f"The CRM could not be reached: {exc}"
         except DataverseError as exc:
             ok, message = False, f"The CRM refused the connection: {exc}"
         except OSError as exc:

@@ -36,6 +36,12 @@ class Connection(models.Model):
         " Empty: the embedded CRM.",
     )
     tenant_id = models.CharField("Tenant ID", max_length=100, blank=True)
+    authority_url = models.URLField(
+        "Authority URL",
+        max_length=300,
+        default="https://login.microsoftonline.com",
+        help_text="Microsoft Entra ID's login address (another one for national clouds).",
+    )
     client_id = models.CharField("Client ID", max_length=100, blank=True)
     is_enabled = models.BooleanField("Enabled", default=False)
     integration_user_id = models.UUIDField(

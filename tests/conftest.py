@@ -19,3 +19,25 @@ def admin_client(client, admin_user):
 def plain_user(db):
     """A logged-in user without any permission."""
     return get_user_model().objects.create_user("nobody", "nobody@example.com", "pw-nobody-1")
+
+
+@pytest.fixture(autouse=True)
+def isolated_crm(settings):
+    """Tests never reach a CRM outside the test: not a real one, not a demo server running on
+    this machine's SITE_URL. The embedded CRM is served from the test databases instead."""
+    settings.CRM_URL = ""
+    settings.SITE_URL = "http://127.0.0.1:9"  # the discard port: nothing answers
+
+
+@pytest.fixture
+def crm_app(settings):
+    """The demo application registered in the embedded CRM; returns its application user id.
+
+    Use with `pytest.mark.django_db(transaction=True, databases=["default", "crm"])`: the CRM is
+    served over HTTP by a thread, which must see committed rows.
+    """
+    from crm_emulator.apps_registry import register_application
+
+    return register_application(
+        settings.CRM_TENANT_ID, settings.CRM_CLIENT_ID, settings.CRM_CLIENT_SECRET, "syncadmin"
+    )
