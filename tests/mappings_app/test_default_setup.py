@@ -1,4 +1,4 @@
-"""Use Default Synchronization Setup: the seeds' standard mappings, idempotent, in the seeds' order."""
+"""Use Default Synchronization Setup: the standard mappings, idempotent, in the seeds' order."""
 
 import pytest
 from django.core.management import call_command
