@@ -1,0 +1,157 @@
+"""Which records are linked and what happened: couplings, synchronization jobs and their errors.
+
+Coupling is BC's CRM Integration Record, SyncJob its Integration Synch. Job, SyncError its
+Integration Synch. Job Errors (see DESIGN.md's glossary).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
+from mappings_app.models import TableMapping
+
+
+class Coupling(models.Model):
+    """A link between one ERP record and one CRM record."""
+
+    mapping = models.ForeignKey(
+        TableMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="couplings",
+        verbose_name="Table mapping",
+    )
+    local_model = models.CharField("Table", max_length=100)
+    local_id = models.BigIntegerField("Record ID")
+    remote_entity = models.CharField("Integration Table", max_length=100)
+    remote_id = models.UUIDField("CRM ID")
+    # The modified-on of each side when the sync last wrote or read it: a record whose
+    # modified-on still equals it was not changed since (no echo, no false conflict).
+    local_modified_at = models.DateTimeField("ERP Modified On", null=True, blank=True)
+    remote_modified_at = models.DateTimeField("CRM Modified On", null=True, blank=True)
+    # Set before a CRM create is sent (with the id chosen here) and cleared once the CRM
+    # confirms: a run that finds it set checks the CRM first, so nothing is created twice.
+    pending_create = models.BooleanField("Creation Pending", default=False)
+    last_result_to_crm = models.CharField(
+        "Last Synch. Result (to CRM)", max_length=10, choices=SyncResult.choices, blank=True)
+    last_result_from_crm = models.CharField(
+        "Last Synch. Result (from CRM)", max_length=10, choices=SyncResult.choices, blank=True)
+    last_job_to_crm = models.ForeignKey(
+        "SyncJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_job_from_crm = models.ForeignKey(
+        "SyncJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_synced_at = models.DateTimeField("Last Synch. Modified On", null=True, blank=True)
+    skipped = models.BooleanField("Skipped", default=False, db_index=True)
+    conflict_local = models.JSONField("ERP version", null=True, blank=True)
+    conflict_remote = models.JSONField("CRM version", null=True, blank=True)
+    last_error = models.TextField("Last Error", blank=True)
+    created_at = models.DateTimeField("Created", default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["local_model", "local_id", "remote_entity"],
+                name="one_coupling_per_local_record_and_entity"),
+            models.UniqueConstraint(
+                fields=["remote_entity", "remote_id", "local_model"],
+                name="one_coupling_per_crm_record_and_table"),
+        ]
+        indexes = [
+            models.Index(fields=["mapping", "last_result_to_crm"]),
+            models.Index(fields=["mapping", "last_result_from_crm"]),
+        ]
+        permissions = [("resolve_coupling", "Can resolve skipped and failed couplings")]
+
+    def __str__(self):
+        return f"{self.local_model}:{self.local_id} ↔ {self.remote_entity}:{self.remote_id}"
+
+    @property
+    def failed(self) -> bool:
+        return SyncResult.FAILURE in (self.last_result_to_crm, self.last_result_from_crm)
+
+
+class SyncJob(models.Model):
+    """One run of one mapping in one direction (or a coupling job)."""
+
+    mapping = models.ForeignKey(
+        TableMapping, on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs",
+        verbose_name="Table mapping",
+    )
+    mapping_name = models.CharField("Integration Table Mapping Name", max_length=50)
+    type = models.CharField("Type", max_length=20, choices=JobType.choices,
+                            default=JobType.SYNCHRONIZATION)
+    direction = models.CharField("Direction", max_length=20, blank=True)
+    full = models.BooleanField("Full Synchronization", default=False)
+    trigger = models.CharField("Trigger", max_length=20, choices=JobTrigger.choices,
+                               default=JobTrigger.USER)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+")
+    status = models.CharField("Status", max_length=20, choices=JobStatus.choices,
+                              default=JobStatus.QUEUED, db_index=True)
+    created_at = models.DateTimeField("Created", default=timezone.now)
+    started_at = models.DateTimeField("Start Date/Time", null=True, blank=True, db_index=True)
+    finished_at = models.DateTimeField("Finish Date/Time", null=True, blank=True)
+    heartbeat_at = models.DateTimeField("Last Sign of Life", null=True, blank=True)
+    inserted = models.PositiveIntegerField("Inserted", default=0)
+    modified = models.PositiveIntegerField("Modified", default=0)
+    deleted = models.PositiveIntegerField("Deleted", default=0)
+    unchanged = models.PositiveIntegerField("Unchanged", default=0)
+    skipped = models.PositiveIntegerField("Skipped", default=0)
+    failed = models.PositiveIntegerField("Failed", default=0)
+    coupled = models.PositiveIntegerField("Coupled", default=0)
+    uncoupled = models.PositiveIntegerField("Uncoupled", default=0)
+    progress_done = models.PositiveIntegerField("Processed", default=0)
+    progress_total = models.PositiveIntegerField("To Process", null=True, blank=True)
+    cancel_requested = models.BooleanField("Cancel Requested", default=False)
+    message = models.TextField("Message", blank=True)
+
+    COUNTERS = ("inserted", "modified", "deleted", "unchanged", "skipped", "failed", "coupled",
+                "uncoupled")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "integration synchronization job"
+
+    def __str__(self):
+        return f"#{self.pk} {self.mapping_name} {self.direction}".strip()
+
+    def get_absolute_url(self):
+        return reverse("couplings:syncjob_detail", kwargs={"pk": self.pk})
+
+    def get_status_color(self) -> str:
+        return JobStatus.colors().get(self.status, "secondary")
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def counters(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTERS}
+
+
+class SyncError(models.Model):
+    """A record that failed to synchronize, with what a person needs to fix it."""
+
+    job = models.ForeignKey(SyncJob, on_delete=models.CASCADE, null=True, blank=True,
+                            related_name="errors")
+    mapping = models.ForeignKey(TableMapping, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="errors")
+    direction = models.CharField("Direction", max_length=20, blank=True)
+    local_model = models.CharField("Table", max_length=100, blank=True)
+    local_id = models.BigIntegerField("Record ID", null=True, blank=True)
+    local_label = models.CharField("ERP Record", max_length=200, blank=True)
+    remote_entity = models.CharField("Integration Table", max_length=100, blank=True)
+    remote_id = models.UUIDField("CRM ID", null=True, blank=True)
+    remote_label = models.CharField("CRM Record", max_length=200, blank=True)
+    message = models.TextField("Message")
+    detail = models.TextField("Detail", blank=True)
+    created_at = models.DateTimeField("Date/Time", default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "integration synchronization error"
+
+    def __str__(self):
+        return self.message[:80]
