@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from crm_emulator import errors, metadata
 from crm_emulator.models import Row
@@ -26,13 +26,15 @@ from crm_emulator.odata.query import (
     parse_select,
 )
 from crm_emulator.schema import BY_NAME, BY_SET, ENTITIES, Entity
-from crm_emulator.store import WriteOp, etag_matches, write_one
+from crm_emulator.store import UnitOfWork, WriteOp, etag_matches, write_one
 from crm_emulator.values import FORMATTED, TYPES_KEY, parse_guid, render
 
 JSON_TYPE = "application/json; odata.metadata=minimal"
 BUSINESS_UNIT_ID = uuid.UUID("3b1c2f6a-1d1e-4f0e-9a55-0c0ffee0b001")
 ORGANIZATION_ID = uuid.UUID("3b1c2f6a-1d1e-4f0e-9a55-0c0ffee0a001")
-PATH_RE = re.compile(r"^(?P<set>[A-Za-z_]\w*)(?:\((?P<key>[^)]*)\))?(?:/(?P<sub>[$\w]+))?$")
+MULTIPLE_ACTIONS = ("Microsoft.Dynamics.CRM.CreateMultiple",
+                    "Microsoft.Dynamics.CRM.UpdateMultiple")
+PATH_RE = re.compile(r"^(?P<set>[A-Za-z_]\w*)(?:\((?P<key>[^)]*)\))?(?:/(?P<sub>[$\w.]+))?$")
 
 
 @dataclass
@@ -132,6 +134,9 @@ def route(request: ApiRequest) -> ApiResponse:
         if sub == "$count":
             require(method, "GET", path)
             return count(request, entity)
+        if sub in MULTIPLE_ACTIONS:
+            require(method, "POST", path)
+            return multiple(request, entity, sub.rsplit(".", 1)[1])
         if sub is not None:
             raise errors.no_segment(sub)
         if method == "GET":
@@ -229,7 +234,8 @@ def query(request: ApiRequest, entity: Entity) -> ApiResponse:
     if next_token is not None:
         params = {k: v for k, v in request.params.items() if k != "$skiptoken"}
         params["$skiptoken"] = encode_token(next_token)
-        body["@odata.nextLink"] = f"{request.root}{entity.set_name}?{urlencode(params)}"
+        query_string = urlencode(params, quote_via=quote, safe="$,'()/:")
+        body["@odata.nextLink"] = f"{request.root}{entity.set_name}?{query_string}"
     return ApiResponse(200, body, headers)
 
 
@@ -278,6 +284,33 @@ def write(request: ApiRequest, op: WriteOp) -> ApiResponse:
     select = parse_select(op.entity, request.params.get("$select"))
     write_one(op, request.user_id)
     return write_response(request, op, select)
+
+
+def multiple(request: ApiRequest, entity: Entity, action: str) -> ApiResponse:
+    """CreateMultiple / UpdateMultiple: one table's records in one all-or-nothing operation."""
+    body = request.json()
+    targets = body.get("Targets") if isinstance(body, dict) else None
+    if not isinstance(targets, list) or not targets:
+        raise errors.bad_request(f"{action} needs a non-empty 'Targets' collection.", "0x80048d19")
+    ops = []
+    for target in targets:
+        if action == "CreateMultiple":
+            ops.append(WriteOp("POST", entity, body=target))
+            continue
+        rowid = parse_guid(target.get(entity.primary_id)) if isinstance(target, dict) else None
+        if rowid is None:
+            raise errors.bad_request(
+                f"Each target of UpdateMultiple needs its '{entity.primary_id}'.", "0x80040203")
+        ops.append(WriteOp("PATCH", entity, rowid, body=target, if_match="*"))
+    done = UnitOfWork(request.user_id).run(ops, atomic=True, continue_on_error=False)
+    failed = next((op.error for op in done if op.error is not None), None)
+    if failed is not None:
+        raise failed
+    if action == "UpdateMultiple":
+        return ApiResponse(204)
+    return ApiResponse(200, {
+        "@odata.context": f"{request.root}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",
+        "Ids": [str(op.row.rowid) for op in ops]})
 
 
 def write_response(request: ApiRequest, op: WriteOp, select=None) -> ApiResponse:

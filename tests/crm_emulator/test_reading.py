@@ -165,6 +165,7 @@ def paged(api, params, page_size):
         pages.append([r["accountnumber"] for r in body["value"]])
         if "@odata.nextLink" not in body:
             return pages
+        assert "$skiptoken=" in body["@odata.nextLink"]
         link = urlsplit(body["@odata.nextLink"])
         assert link.scheme == "http" and link.netloc == "testserver"  # absolute
         url, query = link.path.removeprefix(ROOT) + "?" + link.query, None

@@ -242,3 +242,31 @@ def test_unknown_entity_set_is_404(api):
     assert response.status_code == 404
     assert response.json()["error"] == {
         "code": "0x8006088a", "message": "Resource not found for the segment 'Accounts'."}
+
+
+def test_create_multiple_answers_the_ids(api):
+    chosen = new_id()
+    response = api.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", {"Targets": [
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": chosen, "name": "M1"},
+        {"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "M2"}]})
+    assert response.status_code == 200
+    ids = response.json()["Ids"]
+    assert ids[0] == chosen and len(ids) == 2
+    assert Row.objects.filter(entity="account").count() == 2
+
+
+def test_create_multiple_is_all_or_nothing(api):
+    response = api.post("accounts/Microsoft.Dynamics.CRM.CreateMultiple", {"Targets": [
+        {"name": "Fine"}, {"name": "x" * 161}]})
+    assert response.status_code == 400 and error_code(response) == "0x80044331"
+    assert not Row.objects.filter(entity="account").exists()
+
+
+def test_update_multiple(api, account):
+    response = api.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", {"Targets": [
+        {"accountid": account["accountid"], "telephone1": "777"}]})
+    assert response.status_code == 204
+    assert Row.objects.get(rowid=account["accountid"]).data["telephone1"] == "777"
+    missing = api.post("accounts/Microsoft.Dynamics.CRM.UpdateMultiple", {"Targets": [
+        {"accountid": new_id(), "telephone1": "1"}]})
+    assert missing.status_code == 404
