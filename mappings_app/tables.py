@@ -1,0 +1,97 @@
+"""Tables (django-tables2) of the Integration Table Mappings and Transformation Rules pages."""
+
+import django_tables2 as tables
+from django.apps import apps
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+
+from mappings_app.models import TableMapping, TransformationRule
+from syncadmin.tables import BaseTable
+
+
+def table_caption(value: str) -> str:
+    """The local table's verbose name, e.g. "Customer" for erp_app.customer."""
+    try:
+        return str(apps.get_model(value)._meta.verbose_name).capitalize()
+    except (LookupError, ValueError):
+        return value
+
+
+class FilterColumn(tables.Column):
+    """A filter as code: monospace, cut short, the whole text on hover."""
+
+    def __init__(self, *args, length=40, **kwargs):
+        self.length = length
+        kwargs.setdefault("attrs", {"td": {"class": "font-monospace small"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        cut = value if len(value) <= self.length else value[: self.length - 1] + "…"
+        return format_html('<span title="{}">{}</span>', value, cut)
+
+
+class TableMappingTable(BaseTable):
+    sync_position = tables.Column("Order", attrs={"td": {"class": "text-end"}})
+    name = tables.Column(linkify=True)
+    local_model = tables.Column("Table")
+    remote_entity = tables.Column("Integration Table")
+    local_filter = FilterColumn("Table Filter")
+    remote_filter = FilterColumn("Integration Table Filter")
+    local_synced_until = tables.DateTimeColumn(format="Y-m-d H:i")
+    remote_synced_until = tables.DateTimeColumn(format="Y-m-d H:i")
+    is_enabled = tables.BooleanColumn()
+    sync_only_coupled = tables.BooleanColumn()
+    actions = tables.Column("", empty_values=(), orderable=False)
+
+    class Meta(BaseTable.Meta):
+        model = TableMapping
+        fields = (
+            "pk",
+            "sync_position",
+            "name",
+            "description",
+            "local_model",
+            "remote_entity",
+            "direction",
+            "sync_only_coupled",
+            "local_filter",
+            "remote_filter",
+            "local_synced_until",
+            "remote_synced_until",
+            "is_enabled",
+            "priority",
+            "actions",
+        )
+        order_by = ("sync_position",)
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.can_change = bool(user and user.has_perm("mappings_app.change_tablemapping"))
+        self.can_view_fields = bool(user and user.has_perm("mappings_app.view_fieldmapping"))
+        super().__init__(*args, **kwargs)
+        if not self.can_change:
+            self.exclude = ("pk",)
+
+    def render_local_model(self, value):
+        return format_html('<span title="{}">{}</span>', value, table_caption(value))
+
+    def render_description(self, value):
+        return format_html('<span class="small">{}</span>', value)
+
+    def render_actions(self, record):
+        return render_to_string(
+            "mappings_app/_tablemapping_actions.html",
+            {
+                "record": record,
+                "can_change": self.can_change,
+                "can_view_fields": self.can_view_fields,
+            },
+        )
+
+
+class TransformationRuleTable(BaseTable):
+    code = tables.Column(linkify=True)
+    used_by = tables.Column("Used by field mappings", attrs={"td": {"class": "text-end"}})
+
+    class Meta(BaseTable.Meta):
+        model = TransformationRule
+        fields = ("pk", "code", "description", "type", "used_by")
