@@ -1,0 +1,66 @@
+"""Comparing values of the two sides: equal means nothing to write."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import models
+
+from dataverse.values import parse_datetime
+
+
+def normalize(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, models.Model):
+        return ("pk", value.pk)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return Decimal(str(value)).normalize()
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0)
+    if isinstance(value, date):
+        return value
+    text = str(value)
+    if _numeric(text):
+        return Decimal(text.strip()).normalize()
+    if _guid_like(text):
+        return text.lower()
+    return text
+
+
+def _numeric(text: str) -> bool:
+    stripped = text.strip().lstrip("-")
+    return stripped.replace(".", "", 1).isdigit()
+
+
+def _guid_like(text: str) -> bool:
+    return len(text) == 36 and text.count("-") == 4
+
+
+def same(a, b) -> bool:
+    return normalize(a) == normalize(b)
+
+
+def remote_date_equal(remote, local) -> bool:
+    """A CRM timestamp string and a Python date/datetime."""
+    if remote in (None, "") or local in (None, ""):
+        return remote in (None, "") and local in (None, "")
+    try:
+        parsed = parse_datetime(str(remote))
+    except ValueError:
+        return False
+    if isinstance(local, datetime):
+        return parsed.replace(microsecond=0) == local.replace(microsecond=0)
+    if isinstance(local, date):
+        return parsed.date() == local
+    return same(remote, local)
+
+
+def stamp(value):
+    """A modified-on value as an aware datetime (or None)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    return parse_datetime(str(value))

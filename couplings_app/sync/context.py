@@ -1,0 +1,132 @@
+"""What one run of one mapping in one direction knows and counts.
+
+A `Run` holds the mapping, its job, the CRM client, the field mappings of the direction, the CRM
+attributes' metadata and the page's counters; it writes counters and errors to the database once
+per page (never per record).
+"""
+
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db.models import F
+from django.utils import timezone
+
+from couplings_app.models import SyncError, SyncJob
+from mappings_app import metadata
+from mappings_app.choices import Direction
+from mappings_app.values import key_field, local_field_of, record_key
+
+PAGE_SIZE = 5000
+
+
+@dataclass
+class Failure:
+    """One record that failed: what a person reads, and what is behind it."""
+
+    message: str
+    detail: str = ""
+    local_id: int | None = None
+    local_label: str = ""
+    remote_id: str | None = None
+    remote_label: str = ""
+
+
+@dataclass
+class Run:
+    mapping: object
+    job: SyncJob
+    client: object
+    direction: str  # Direction.TO_CRM or Direction.FROM_CRM
+    full: bool = False
+    only_coupled: bool = True
+    integration_user: str | None = None
+    page_size: int = PAGE_SIZE
+    counts: Counter = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.model = self.mapping.local_model_class
+        self.entity = self.mapping.remote_entity
+        self.entity_set = self.mapping.remote_entity_set
+        self.key = self.mapping.remote_key
+        self.modified_attr = self.mapping.remote_modified_attribute
+        self.attributes = metadata.attributes(self.entity)
+        every = list(
+            self.mapping.field_mappings.filter(is_enabled=True)
+            .select_related("transformation_rule", "lookup_mapping", "table_mapping")
+            .order_by("position", "pk")
+        )
+        # The field mappings this direction writes, and the bidirectional ones a conflict
+        # compares.
+        self.fields = [fm for fm in every if fm.applies_to(self.direction)]
+        self.bidirectional = [fm for fm in every if fm.direction == Direction.BIDIRECTIONAL]
+        self.local_key = key_field(self.model)
+
+    # --- describing records in messages ------------------------------------------------------
+    @property
+    def table_caption(self) -> str:
+        return str(self.model._meta.verbose_name).capitalize()
+
+    def local_label(self, record) -> str:
+        return f"{self.table_caption} {record_key(record)}"
+
+    def remote_label(self, row: dict | None, remote_id=None) -> str:
+        entity = metadata.entity(self.entity, fetch=False)
+        name = (row or {}).get(entity.primary_name) if entity.primary_name else None
+        ident = name or remote_id or (row or {}).get(self.key)
+        return f"{self.entity} {ident}"
+
+    def remote_select(self) -> list[str]:
+        """The CRM attributes a page needs: key, modified-on, modified-by, the mapped ones."""
+        names = {self.key, self.modified_attr, "_modifiedby_value"}
+        for fm in set(self.fields) | set(self.bidirectional):
+            attribute = self.attributes.get(fm.remote_attribute)
+            if attribute is None:
+                continue
+            names.add(web_name(attribute))
+        return sorted(names)
+
+    def local_select_related(self) -> list[str]:
+        paths = set()
+        for fm in set(self.fields) | set(self.bidirectional):
+            field_ = local_field_of(fm) if fm.local_field else None
+            if field_ is not None and field_.is_relation:
+                paths.add(fm.local_field.replace(".", "__"))
+            elif "." in fm.local_field:
+                paths.add(fm.local_field.rsplit(".", 1)[0].replace(".", "__"))
+        return sorted(paths)
+
+    # --- failures ----------------------------------------------------------------------------
+    def fail(self, message: str, *, exc: BaseException | None = None, detail: str = "", **where):
+        if exc is not None and not detail:
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.failures.append(Failure(message=message, detail=detail, **where))
+        self.counts["failed"] += 1
+
+    def flush(self, processed: int) -> None:
+        """Writes the page's counters, progress and errors: a few queries per page."""
+        SyncError.objects.bulk_create([
+            SyncError(job=self.job, mapping=self.mapping, direction=self.direction,
+                      local_model=self.mapping.local_model, local_id=f.local_id,
+                      local_label=f.local_label[:200], remote_entity=self.entity,
+                      remote_id=f.remote_id, remote_label=f.remote_label[:200],
+                      message=f.message, detail=f.detail)
+            for f in self.failures
+        ])
+        updates = {name: F(name) + n for name, n in self.counts.items() if n}
+        SyncJob.objects.filter(pk=self.job.pk).update(
+            progress_done=F("progress_done") + processed, heartbeat_at=timezone.now(), **updates)
+        self.counts.clear()
+        self.failures.clear()
+
+    def cancelled(self) -> bool:
+        return SyncJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+
+
+def web_name(attribute: dict) -> str:
+    """The property name of an attribute in the Web API's JSON (lookups read as _x_value)."""
+    from mappings_app.validation import LOOKUP, REMOTE_KINDS
+
+    name = attribute["name"]
+    return f"_{name}_value" if REMOTE_KINDS.get(attribute["type"]) == LOOKUP else name

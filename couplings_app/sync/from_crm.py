@@ -1,0 +1,335 @@
+"""CRM → ERP: one page of CRM rows becomes bulk creates and updates of ERP records.
+
+Per page: the couplings in one query, the coupled ERP records in one query, references in one
+query per lookup field, then `bulk_create` / `bulk_update` in a savepoint (a record the database
+refuses is retried alone, so it fails alone) and the couplings saved in bulk.
+"""
+
+import re
+
+from django.db import DatabaseError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from couplings_app.choices import SyncResult
+from couplings_app.models import Coupling
+from couplings_app.sync.compare import same, stamp
+from couplings_app.sync.context import Run
+from couplings_app.sync.lookups import FromCrmLookups
+from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
+from mappings_app.validation import resolve_local_field
+from mappings_app.values import Reference, ValueProblem, record_key, remote_value, to_local
+
+RESULT = "last_result_from_crm"
+SERIES = re.compile(r"#+")
+
+
+class FromCrm:
+    def __init__(self, run: Run):
+        self.run = run
+        self.mapping = run.mapping
+        self.model = run.model
+        self.oldest_failed_create = None  # the watermark must not pass a record not created
+
+    def process(self, rows: list[dict]) -> None:
+        run = self.run
+        ids = [str(row[run.key]).lower() for row in rows]
+        couplings = {str(c.remote_id).lower(): c for c in Coupling.objects.filter(
+            remote_entity=run.entity, local_model=self.mapping.local_model, remote_id__in=ids)}
+        records = self.model._default_manager.select_related(
+            *run.local_select_related()).in_bulk([c.local_id for c in couplings.values()])
+        resolve = FromCrmLookups(run, rows)
+        paths = PathTargets(run, rows, resolve)
+        creates, updates, touched = [], [], []
+        for row in rows:
+            remote_id = str(row[run.key]).lower()
+            coupling = couplings.get(remote_id)
+            record = records.get(coupling.local_id) if coupling else None
+            try:
+                outcome = self.decide(row, coupling, record, resolve, paths)
+            except ValueProblem as problem:
+                run.fail(f"{run.remote_label(row)}: {problem}", remote_id=remote_id,
+                         remote_label=run.remote_label(row),
+                         local_id=record.pk if record else None,
+                         local_label=run.local_label(record) if record else "")
+                if coupling is not None:
+                    setattr(coupling, RESULT, SyncResult.FAILURE)
+                    coupling.last_job_from_crm = run.job
+                    coupling.last_error = str(problem)[:2000]
+                    touched.append(coupling)
+                else:
+                    self.hold_watermark(row)
+                continue
+            if outcome is None:
+                continue
+            kind, new_record, fields = outcome
+            if kind == "create":
+                creates.append((row, new_record))
+            elif kind == "update":
+                updates.append((row, coupling, new_record, fields))
+            if coupling is not None:
+                touched.append(coupling)
+        self.write_creates(creates)
+        self.write_updates(updates)
+        self.save_couplings([c for c in touched if c.pk])
+
+    # --- what to do with one row -------------------------------------------------------------
+    def decide(self, row, coupling, record, resolve, paths):
+        run = self.run
+        if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
+                str(run.integration_user).lower() and coupling is None:
+            return None  # created by the sync's own user: not the CRM's change to take
+        if coupling is None:
+            if run.only_coupled:
+                return None
+            return "create", self.new_record(row, resolve, paths), None
+        if record is None:
+            return self.deleted_counterpart(row, coupling, resolve, paths)
+        modified = stamp(row.get(run.modified_attr))
+        failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
+        own_change = run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
+            str(run.integration_user).lower()
+        if (modified == coupling.remote_modified_at or own_change) and not failed_before \
+                and not run.full:
+            run.counts["unchanged"] += 1
+            return "unchanged", None, None
+        values = self.values(row, resolve, paths, create=False)
+        changed = {name: value for name, value in values.items()
+                   if not same(_current(record, name), value)}
+        if not changed:
+            run.counts["unchanged"] += 1
+            self.mark_ok(coupling, record, row)
+            return "unchanged", None, None
+        local_changed = coupling.local_modified_at is not None and \
+            record.modified_at != coupling.local_modified_at
+        if self.mapping.direction == Direction.BIDIRECTIONAL and local_changed and not own_change:
+            shared = {_attname(fm) for fm in run.bidirectional if fm.local_field}
+            if shared & set(changed):
+                policy = self.mapping.update_conflict_resolution
+                if policy == UpdateConflictResolution.NONE:
+                    self.skip(coupling, record, row, changed)
+                    return "skipped", None, None
+                if policy == UpdateConflictResolution.SEND:
+                    run.counts["unchanged"] += 1  # the ERP's version was sent to the CRM
+                    return "unchanged", None, None
+        for name, value in changed.items():
+            setattr(record, name, value)
+        return "update", record, list(changed)
+
+    def values(self, row, resolve, paths, create: bool) -> dict:
+        """{attname: value} of the ERP record from the row's mapped attributes."""
+        run = self.run
+        result = {}
+        for fm in run.fields:
+            if not fm.local_field:
+                continue
+            field, _ = resolve_local_field(self.model, fm.local_field)
+            source = remote_value(row, fm.remote_attribute) if fm.remote_attribute else None
+            attribute = run.attributes.get(fm.remote_attribute)
+            value = to_local(fm, source, field, resolve=resolve, attribute=attribute)
+            if isinstance(value, Reference):
+                raise ValueProblem(f"{fm.local_field}: {value} could not be resolved.")
+            if "." in fm.local_field:
+                head = fm.local_field.split(".", 1)[0]
+                target = paths.find(fm, value)
+                if value is not None and target is None and not fm.clear_value_on_failed_sync:
+                    raise ValueProblem(
+                        f"{fm.local_field}: no {head} refers to {record_key(value)}. "
+                        f"Set {fm.local_field} on the {head} first.")
+                result[f"{head}_id"] = target.pk if target else None
+            elif field.is_relation:
+                result[field.attname] = value.pk if value is not None else None
+            elif create and value in (None, "") and field.name in result:
+                continue
+            else:
+                result[field.attname] = value
+        return result
+
+    def new_record(self, row, resolve, paths):
+        record = self.model()
+        for name, value in (self.mapping.local_template or {}).items():
+            field, _ = resolve_local_field(self.model, name)
+            if field is not None and field.is_relation:
+                related = field.related_model._default_manager.filter(
+                    **{"code" if hasattr(field.related_model, "code") else "no": value}).first()
+                setattr(record, field.attname, related.pk if related else None)
+            elif field is not None:
+                setattr(record, field.attname, value)
+        for name, value in self.values(row, resolve, paths, create=True).items():
+            if value in (None, "") and getattr(record, name, None) not in (None, ""):
+                continue  # an empty CRM value never overwrites the template's default
+            setattr(record, name, value)
+        self.number(record)
+        record.modified_at = timezone.now()
+        return record
+
+    def number(self, record):
+        """A number from the template's series (CRM####) when the mapped key is empty."""
+        key = self.run.local_key
+        if key is None or getattr(record, key.attname):
+            return
+        pattern = (self.mapping.local_template or {}).get(key.name) or f"CRM{'#' * 6}"
+        match = SERIES.search(pattern)
+        if not match:
+            return
+        prefix = pattern[: match.start()]
+        last = self.model._default_manager.filter(**{f"{key.name}__startswith": prefix}) \
+            .aggregate(last=Max(key.name))["last"]
+        tail = last[len(prefix):] if last else ""
+        following = int(tail) + 1 if tail.isdigit() else 1
+        setattr(record, key.attname, f"{prefix}{following:0{len(match.group())}d}")
+
+    # --- deleted counterparts ---------------------------------------------------------------
+    def deleted_counterpart(self, row, coupling, resolve, paths):
+        run = self.run
+        policy = self.mapping.deletion_conflict_resolution
+        if policy == DeletionConflictResolution.REMOVE_COUPLING:
+            coupling.delete()
+            run.counts["uncoupled"] += 1
+            return None
+        if policy == DeletionConflictResolution.RESTORE:
+            coupling.delete()
+            return "create", self.new_record(row, resolve, paths), None
+        raise ValueProblem(
+            f"it is coupled to a deleted {run.table_caption.lower()} (record {coupling.local_id})."
+            f" Restore the record, delete the coupling, or set the {self.mapping.name} mapping's "
+            "deletion-conflict resolution.")
+
+    # --- writing -------------------------------------------------------------------------------
+    def write_creates(self, creates):
+        if not creates:
+            return
+        run = self.run
+        written = _bulk_or_one_by_one(
+            [r for _, r in creates],
+            lambda objs: self.model._default_manager.bulk_create(objs, batch_size=1000),
+            lambda obj: obj.save(force_insert=True))
+        couplings = []
+        for (row, record), error in zip(creates, written, strict=True):
+            if error is not None:
+                run.fail(f"{run.remote_label(row)}: the ERP refused the new "
+                         f"{run.table_caption.lower()}: {error}", remote_id=str(row[run.key]),
+                         remote_label=run.remote_label(row), detail=repr(error))
+                self.hold_watermark(row)
+                continue
+            run.counts["inserted"] += 1
+            run.counts["coupled"] += 1
+            coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
+                                local_id=record.pk, remote_entity=run.entity,
+                                remote_id=row[run.key])
+            self.mark_ok(coupling, record, row)
+            couplings.append(coupling)
+        Coupling.objects.bulk_create(couplings, batch_size=1000)
+
+    def write_updates(self, updates):
+        if not updates:
+            return
+        run = self.run
+        fields = sorted({name for *_, names in updates for name in names})
+        written = _bulk_or_one_by_one(
+            [r for _, _, r, _ in updates],
+            lambda objs: self.model._default_manager.bulk_update(objs, fields, batch_size=1000),
+            lambda obj: obj.save())
+        for (row, coupling, record, _), error in zip(updates, written, strict=True):
+            if error is not None:
+                run.fail(f"{run.local_label(record)}: the ERP refused the change: {error}",
+                         local_id=record.pk, local_label=run.local_label(record),
+                         remote_id=str(row[run.key]), remote_label=run.remote_label(row),
+                         detail=repr(error))
+                setattr(coupling, RESULT, SyncResult.FAILURE)
+                coupling.last_error = str(error)[:2000]
+                continue
+            run.counts["modified"] += 1
+            coupling.skipped = False
+            coupling.conflict_local = coupling.conflict_remote = None
+            self.mark_ok(coupling, record, row)
+
+    def mark_ok(self, coupling, record, row):
+        coupling.local_modified_at = record.modified_at
+        coupling.remote_modified_at = stamp(row.get(self.run.modified_attr))
+        setattr(coupling, RESULT, SyncResult.SUCCESS)
+        coupling.last_job_from_crm = self.run.job
+        coupling.last_synced_at = timezone.now()
+        coupling.last_error = ""
+
+    def skip(self, coupling, record, row, changed):
+        self.run.counts["skipped"] += 1
+        coupling.skipped = True
+        coupling.conflict_remote = {k: _plain(v) for k, v in changed.items()}
+        coupling.conflict_local = {k: _plain(_current(record, k)) for k in changed}
+        coupling.last_error = (f"{self.run.local_label(record)} was changed in both the ERP and "
+                               "the CRM since the last synchronization.")
+
+    def hold_watermark(self, row):
+        modified = stamp(row.get(self.run.modified_attr))
+        if modified and (self.oldest_failed_create is None or modified < self.oldest_failed_create):
+            self.oldest_failed_create = modified
+
+    def save_couplings(self, couplings):
+        fields = ["local_modified_at", "remote_modified_at", RESULT, "last_job_from_crm",
+                  "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error"]
+        Coupling.objects.bulk_update(couplings, fields, batch_size=1000)
+
+
+class PathTargets:
+    """For `company.customer`: the company contacts that refer to each customer, per page."""
+
+    def __init__(self, run, rows, resolve):
+        self.by_path = {}
+        for fm in run.fields:
+            if "." not in fm.local_field:
+                continue
+            head, rest = fm.local_field.split(".", 1)
+            head_field = run.model._meta.get_field(head)
+            wanted = [resolve(fm.lookup_mapping, remote_value(row, fm.remote_attribute))
+                      for row in rows if fm.lookup_mapping and
+                      remote_value(row, fm.remote_attribute)]
+            pks = {w.pk for w in wanted if w is not None}
+            found = {}
+            query = head_field.related_model._default_manager.filter(
+                **{f"{rest.replace('.', '__')}__in": pks}).order_by("pk")
+            for candidate in query:
+                found.setdefault(getattr(candidate, rest.replace(".", "_") + "_id", None),
+                                 candidate)
+            self.by_path[fm.pk] = found
+
+    def find(self, fm, value):
+        if value is None:
+            return None
+        return self.by_path.get(fm.pk, {}).get(value.pk)
+
+
+def _bulk_or_one_by_one(objs, bulk, one):
+    """Writes in bulk; if the database refuses the batch, each alone: one bad record fails alone.
+
+    Returns an error (or None) per object.
+    """
+    try:
+        with transaction.atomic():
+            bulk(objs)
+        return [None] * len(objs)
+    except (DatabaseError, ValueError):
+        pass  # find the refused ones below
+    errors = []
+    for obj in objs:
+        try:
+            with transaction.atomic():
+                one(obj)
+            errors.append(None)
+        except (DatabaseError, ValueError) as exc:
+            errors.append(exc)
+    return errors
+
+
+def _attname(fm):
+    name = fm.local_field.split(".", 1)[0]
+    field = fm.table_mapping.local_model_class._meta.get_field(name)
+    return field.attname
+
+
+def _current(record, attname):
+    return getattr(record, attname, None)
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (str, int, bool)) else str(value)

@@ -1,0 +1,149 @@
+"""The seeds' rules that go beyond field mappings, per kind of mapping.
+
+- Currencies couple by ISO code: a currency without a standard ISO code is reported, not synced.
+- A unit of measure becomes a unit group holding exactly one unit.
+- Synchronizing items creates (once) the CRM price list they need; products are added to it.
+Each hook costs a constant number of requests per page.
+"""
+
+import uuid
+
+from couplings_app.models import Coupling
+from dataverse import BatchOperation
+from dataverse.errors import NotFound
+from mappings_app.choices import Direction
+from mappings_app.models import Connection, TableMapping
+from mappings_app.values import ValueProblem
+
+ITEMS_PRICE_LIST_ID = uuid.uuid5(uuid.NAMESPACE_URL, "syncadmin:items-price-list")
+ITEMS_PRICE_LIST_NAME = "Business Central items"
+
+
+def _is(run, model: str, entity: str) -> bool:
+    return run.mapping.local_model == model and run.entity == entity
+
+
+def check_local(run, record) -> None:
+    """Refuses an ERP record a rule excludes, with the reason (counted Failed, logged)."""
+    if _is(run, "erp_app.currency", "transactioncurrency") and not record.has_iso_code:
+        raise ValueProblem(
+            f"Currency {record.code} has no standard ISO 4217 code (three capital letters), so "
+            "it is not coupled to a CRM transaction currency. Change its code to an ISO code to "
+            "synchronize it.")
+
+
+def before_run(run) -> None:
+    if run.direction == Direction.TO_CRM and _is(run, "erp_app.item", "product"):
+        run.price_list_id = ensure_items_price_list(run)
+
+
+def after_page(run, page) -> None:
+    if run.direction != Direction.TO_CRM:
+        return
+    created = _created_in_job(run, page)
+    if not created:
+        return
+    if _is(run, "erp_app.unitofmeasure", "uomschedule"):
+        ensure_one_unit(run, created)
+    elif _is(run, "erp_app.item", "product"):
+        add_to_price_list(run, created)
+
+
+def _created_in_job(run, page) -> list[Coupling]:
+    return list(Coupling.objects.filter(
+        local_model=run.mapping.local_model, remote_entity=run.entity,
+        local_id__in=[r.pk for r in page], last_job_to_crm=run.job, pending_create=False,
+        created_at__gte=run.job.started_at))
+
+
+def _units_of(run, group_ids) -> dict[str, list[dict]]:
+    units = {str(g).lower(): [] for g in group_ids}
+    if not group_ids:
+        return units
+    values = ",".join(f"'{g}'" for g in group_ids)
+    query = (f"Microsoft.Dynamics.CRM.In(PropertyName='_uomscheduleid_value',"
+             f"PropertyValues=[{values}])")
+    for page in run.client.iter_pages("uoms", select=["uomid", "name", "_uomscheduleid_value"],
+                                      filter=query):
+        for row in page:
+            units.setdefault(str(row["_uomscheduleid_value"]).lower(), []).append(row)
+    return units
+
+
+def ensure_one_unit(run, couplings) -> None:
+    """A unit group holds exactly one unit, named by the unit of measure's code."""
+    groups = [str(c.remote_id) for c in couplings]
+    existing = _units_of(run, groups)
+    records = run.model._default_manager.in_bulk([c.local_id for c in couplings])
+    operations = []
+    for coupling in couplings:
+        group = str(coupling.remote_id).lower()
+        record = records.get(coupling.local_id)
+        if record is None or existing.get(group):
+            continue
+        operations.append(BatchOperation("POST", "uoms", id=str(uuid.uuid5(coupling.remote_id,
+                                                                           "base-unit")),
+                                         key="uomid", data={
+            "name": record.code, "quantity": 1,
+            "uomscheduleid@odata.bind": f"/uomschedules({group})"}))
+    for operation, result in zip(operations, run.client.batch(operations), strict=True):
+        if not result.ok:
+            run.fail(f"Unit of measure: the unit of group {operation.data['name']} could not be "
+                     f"created: {result.error}", detail=str(result.error))
+
+
+def ensure_items_price_list(run) -> str:
+    """The price list products of items go on, created once (its id is fixed)."""
+    client = run.client
+    try:
+        client.get("pricelevels", str(ITEMS_PRICE_LIST_ID), select=["pricelevelid"])
+        return str(ITEMS_PRICE_LIST_ID)
+    except NotFound:
+        pass
+    lcy = Connection.get().local_currency_code
+    currency = TableMapping.objects.filter(remote_entity="transactioncurrency").first()
+    coupling = Coupling.objects.filter(
+        local_model="erp_app.currency", remote_entity="transactioncurrency",
+        local_id__in=_currency_ids(lcy), pending_create=False).first()
+    if coupling is None:
+        name = currency.name if currency else "CURRENCY"
+        raise ValueError(f"The items' price list needs the local currency {lcy} coupled to a CRM "
+                         f"currency. Synchronize the {name} mapping first.")
+    client.create("pricelevels", {
+        "name": ITEMS_PRICE_LIST_NAME,
+        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({coupling.remote_id})",
+    }, id=str(ITEMS_PRICE_LIST_ID), key="pricelevelid")
+    return str(ITEMS_PRICE_LIST_ID)
+
+
+def _currency_ids(code):
+    from erp_app.models import Currency
+
+    return list(Currency.objects.filter(code=code).values_list("pk", flat=True))
+
+
+def add_to_price_list(run, couplings) -> None:
+    """Each new product gets an item on the items' price list, in its unit group's unit."""
+    products = run.client.get_many("products", "productid", [str(c.remote_id) for c in couplings],
+                                   select=["productid", "price", "_defaultuomscheduleid_value"])
+    groups = {str(p.get("_defaultuomscheduleid_value")).lower() for p in products.values()
+              if p.get("_defaultuomscheduleid_value")}
+    units = _units_of(run, sorted(groups))
+    operations = []
+    for product_id, product in products.items():
+        group_units = units.get(str(product.get("_defaultuomscheduleid_value")).lower()) or []
+        if not group_units:
+            run.fail(f"Product {product_id} has no unit: synchronize UNIT OF MEASURE first, then "
+                     "the item again, to put it on the price list.")
+            continue
+        operations.append(BatchOperation("POST", "productpricelevels", key="productpricelevelid",
+                                         id=str(uuid.uuid5(uuid.UUID(product_id), "price")), data={
+            "pricelevelid@odata.bind": f"/pricelevels({run.price_list_id})",
+            "productid@odata.bind": f"/products({product_id})",
+            "uomid@odata.bind": f"/uoms({group_units[0]['uomid']})",
+            "amount": product.get("price") or 0,
+        }))
+    for result in run.client.batch(operations):
+        if not result.ok:
+            run.fail(f"A product could not be added to the items' price list: {result.error}",
+                     detail=str(result.error))

@@ -1,0 +1,205 @@
+"""Running a mapping: the job's life, the candidate pages, the watermarks.
+
+`synchronize()` is the one function every entry point calls (views, django-q2 tasks, schedules,
+`manage.py sync`). Per direction it opens a SyncJob, reads candidate pages — first the records
+whose last synchronization failed (not skipped), then those modified since the watermark, each
+matching the mapping's filter — hands each page to ToCrm / FromCrm, and at the end moves the
+watermark to the run's start (never backwards; never past a CRM record not yet created here).
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
+from couplings_app.models import Coupling, SyncJob
+from couplings_app.sync import rules
+from couplings_app.sync.context import PAGE_SIZE, Run
+from couplings_app.sync.from_crm import FromCrm
+from couplings_app.sync.to_crm import ToCrm
+from dataverse import format_datetime
+from dataverse.errors import DataverseError
+from mappings_app import local_filter
+from mappings_app.choices import Direction
+from mappings_app.connection import crm_client, scrub
+from mappings_app.models import Connection, TableMapping
+
+logger = logging.getLogger(__name__)
+# Clocks of the ERP's processes and the CRM differ a little: read a bit before the watermark.
+LOCAL_OVERLAP = timedelta(seconds=5)
+REMOTE_OVERLAP = timedelta(minutes=2)
+
+
+class Cancelled(Exception):
+    pass
+
+
+def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bool = False,
+                only_coupled: bool | None = None, trigger: str = JobTrigger.USER, user=None,
+                client=None, page_size: int = PAGE_SIZE, jobs: list | None = None) -> list[SyncJob]:
+    """Runs the mapping (both directions of a bidirectional one: to the CRM first)."""
+    runs = [direction] if direction else mapping.runs
+    if client is None:
+        with crm_client() as opened:
+            return synchronize(mapping, direction=direction, full=full,
+                               only_coupled=only_coupled, trigger=trigger, user=user,
+                               client=opened, page_size=page_size, jobs=jobs)
+    integration_user = Connection.get().integration_user_id or _who_am_i(client)
+    done = []
+    for index, run_direction in enumerate(runs):
+        job = jobs[index] if jobs and index < len(jobs) else SyncJob.objects.create(
+            mapping=mapping, mapping_name=mapping.name, direction=run_direction, full=full,
+            trigger=trigger, triggered_by=user)
+        done.append(run_one(mapping, job, run_direction, client=client, full=full,
+                            only_coupled=mapping.sync_only_coupled if only_coupled is None
+                            else only_coupled, integration_user=integration_user,
+                            page_size=page_size))
+    return done
+
+
+def _who_am_i(client):
+    try:
+        return client.who_am_i()
+    except DataverseError:
+        return None
+
+
+def run_one(mapping, job, direction, *, client, full, only_coupled, integration_user,
+            page_size=PAGE_SIZE) -> SyncJob:
+    started = timezone.now()
+    SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=started,
+                                             heartbeat_at=started, direction=direction)
+    job.refresh_from_db()
+    status, message = JobStatus.SUCCEEDED, ""
+    try:
+        run = Run(mapping=mapping, job=job, client=client, direction=direction, full=full,
+                  only_coupled=only_coupled and not full, page_size=page_size,
+                  integration_user=str(integration_user) if integration_user else None)
+        if direction == Direction.TO_CRM:
+            engine = ToCrm(run)
+            pages = local_pages(run)
+        else:
+            engine = FromCrm(run)
+            pages = remote_pages(run)
+        rules.before_run(run)
+        for page in pages:
+            if run.cancelled():
+                raise Cancelled
+            engine.process(page)
+            rules.after_page(run, page)
+            run.flush(len(page))
+        move_watermark(mapping, direction, started, getattr(engine, "oldest_failed_create", None))
+    except Cancelled:
+        status, message = JobStatus.CANCELLED, "Cancelled by a user; the pages done are kept."
+    except (DataverseError, OSError) as exc:
+        status = JobStatus.FAILED
+        message = scrub(f"The CRM did not answer as expected, so the job stopped: {exc}. "
+                        "Records done so far are kept; the next run goes on from there.")
+        logger.warning("sync job %s failed: %s", job.pk, message)
+    except Exception as exc:  # noqa: BLE001 - a job never dies silently
+        status = JobStatus.FAILED
+        message = scrub(f"The job stopped on an unexpected error: {type(exc).__name__}: {exc}")
+        logger.exception("sync job %s failed", job.pk)
+    else:
+        if run.counts or run.failures:
+            run.flush(0)
+    SyncJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(),
+                                             message=message)
+    job.refresh_from_db()
+    if not message:
+        summary = _summary(job)
+        SyncJob.objects.filter(pk=job.pk).update(message=summary)
+        job.message = summary
+    return job
+
+
+def _summary(job) -> str:
+    parts = [f"{getattr(job, name)} {name}" for name in SyncJob.COUNTERS if getattr(job, name)]
+    return ", ".join(parts).capitalize() + "." if parts else "Nothing to synchronize."
+
+
+def move_watermark(mapping, direction, started, hold_before=None):
+    """Forward to the run's start, never backwards, for both directions."""
+    name = "local_synced_until" if direction == Direction.TO_CRM else "remote_synced_until"
+    until = started
+    if hold_before is not None and hold_before <= until:
+        until = hold_before - timedelta(microseconds=1)
+    TableMapping.objects.filter(pk=mapping.pk).filter(
+        Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__lt": until})).update(**{name: until})
+
+
+# --- candidates ----------------------------------------------------------------------------------
+def _retry_couplings(run, result_field):
+    return Coupling.objects.filter(
+        local_model=run.mapping.local_model, remote_entity=run.entity, skipped=False
+    ).filter(Q(**{result_field: SyncResult.FAILURE}) | Q(pending_create=True))
+
+
+def local_pages(run):
+    model, mapping = run.model, run.mapping
+    where = local_filter.parse(model, mapping.local_filter)
+    base = model._default_manager.filter(where).select_related(*run.local_select_related())
+    retry_ids = list(_retry_couplings(run, "last_result_to_crm").values_list("local_id", flat=True))
+    for start in range(0, len(retry_ids), run.page_size):
+        chunk = retry_ids[start:start + run.page_size]
+        page = list(base.filter(pk__in=chunk))
+        if page:
+            yield page
+    since = None if run.full else mapping.local_synced_until
+    query = base.exclude(pk__in=retry_ids) if retry_ids else base
+    if since is not None:
+        query = query.filter(modified_at__gt=since - LOCAL_OVERLAP)
+    # Keyset paging on (modified_at, pk): memory stays flat, whatever the table's size.
+    last = None
+    while True:
+        page_query = query.order_by("modified_at", "pk")
+        if last is not None:
+            page_query = page_query.filter(Q(modified_at__gt=last[0]) |
+                                           Q(modified_at=last[0], pk__gt=last[1]))
+        page = list(page_query[:run.page_size])
+        if not page:
+            return
+        yield page
+        last = (page[-1].modified_at, page[-1].pk)
+        if len(page) < run.page_size:
+            return
+
+
+def remote_pages(run):
+    mapping, client = run.mapping, run.client
+    select = run.remote_select()
+    retry_ids = [str(i) for i in _retry_couplings(run, "last_result_from_crm")
+                 .values_list("remote_id", flat=True)]
+    for start in range(0, len(retry_ids), run.page_size):
+        rows = client.get_many(run.entity_set, run.key, retry_ids[start:start + run.page_size],
+                               select=select)
+        if rows:
+            yield list(rows.values())
+    clauses = []
+    if mapping.remote_filter.strip():
+        clauses.append(f"({mapping.remote_filter})")
+    since = None if run.full else mapping.remote_synced_until
+    if since is not None:
+        clauses.append(f"{run.modified_attr} gt {format_datetime(since - REMOTE_OVERLAP)}")
+        if run.integration_user:
+            clauses.append(f"_modifiedby_value ne {run.integration_user}")
+    retry = {i.lower() for i in retry_ids}
+    for page in client.iter_pages(run.entity_set, select=select,
+                                  filter=" and ".join(clauses) or None,
+                                  page_size=run.page_size):
+        page = [row for row in page if str(row.get(run.key, "")).lower() not in retry]
+        if page:
+            yield page
+
+
+def job_for(mapping, direction, *, trigger=JobTrigger.USER, user=None,
+            job_type=JobType.SYNCHRONIZATION, full=False) -> SyncJob:
+    """A queued job row, made before a task is enqueued so the page can show it at once."""
+    return SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name, type=job_type,
+                                  direction=direction or mapping.direction, full=full,
+                                  trigger=trigger, triggered_by=user)
+
+
+__all__ = ["synchronize", "run_one", "job_for", "format_datetime"]

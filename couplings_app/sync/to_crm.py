@@ -1,0 +1,264 @@
+"""ERP → CRM: one page of ERP records becomes one `$batch` of CRM creates and updates.
+
+Per page: the couplings in one query, the coupled CRM rows in one request (`get_many`), the
+references in one query per lookup field, the writes in one `$batch`, the couplings saved in
+bulk. A create gets its CRM id here and its coupling is saved *before* the batch is sent
+(pending), so a run that dies in between finds the id next time and creates nothing twice.
+"""
+
+import uuid
+
+from django.utils import timezone
+
+from couplings_app.choices import SyncResult
+from couplings_app.models import Coupling
+from couplings_app.sync import rules
+from couplings_app.sync.compare import remote_date_equal, same, stamp
+from couplings_app.sync.context import Run, web_name
+from couplings_app.sync.lookups import ToCrmLookups, bind_name
+from dataverse import BatchOperation
+from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
+from mappings_app.validation import DATE, LOOKUP, REMOTE_KINDS
+from mappings_app.values import ValueProblem, local_value, to_remote
+
+RESULT = "last_result_to_crm"
+
+
+class ToCrm:
+    def __init__(self, run: Run):
+        self.run = run
+        self.mapping = run.mapping
+        self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
+
+    # --- one page --------------------------------------------------------------------------
+    def process(self, records: list) -> None:
+        run = self.run
+        couplings = {c.local_id: c for c in Coupling.objects.filter(
+            local_model=self.mapping.local_model, remote_entity=run.entity,
+            local_id__in=[r.pk for r in records])}
+        coupled_ids = [str(c.remote_id) for c in couplings.values()]
+        rows = run.client.get_many(run.entity_set, run.key, coupled_ids,
+                                   select=run.remote_select()) if coupled_ids else {}
+        rows = {str(k).lower(): v for k, v in rows.items()}
+        resolve = ToCrmLookups(run, records)
+        operations, pending, touched, new_couplings = [], [], [], []
+        for record in records:
+            coupling = couplings.get(record.pk)
+            try:
+                outcome = self.decide(record, coupling, rows, resolve)
+            except ValueProblem as problem:
+                touched.append(self.failed(record, coupling, str(problem), new_couplings))
+                continue
+            if outcome is None:
+                continue
+            kind, payload = outcome
+            if kind == "create":
+                coupling = coupling or self.new_coupling(record, new_couplings)
+                coupling.pending_create = True
+                operations.append(BatchOperation("POST", run.entity_set, id=str(coupling.remote_id),
+                                                 data=payload, key=run.key))
+                pending.append((record, coupling, "create"))
+            elif kind == "update":
+                operations.append(BatchOperation("PATCH", run.entity_set,
+                                                 id=str(coupling.remote_id), data=payload,
+                                                 etag="*"))
+                pending.append((record, coupling, "update"))
+            else:  # unchanged, coupled, skipped, deleted, uncoupled: decided without a write
+                touched.append(coupling)
+        # Remember every id chosen for a create before the CRM sees it.
+        Coupling.objects.bulk_create(new_couplings, batch_size=1000)
+        self.save_couplings([c for c in touched if c is not None and c.pk])
+        results = run.client.batch(operations, continue_on_error=True) if operations else []
+        for (record, coupling, kind), result in zip(pending, results, strict=True):
+            if result.ok or (kind == "create" and _already_exists(result)):
+                self.succeeded(record, coupling, kind)
+            else:
+                self.failed(record, coupling, self.crm_message(record, result.error), [],
+                            detail=str(result.error))
+        self.save_couplings([c for _, c, _ in pending])
+
+    # --- what to do with one record ----------------------------------------------------------
+    def decide(self, record, coupling, rows, resolve):
+        run = self.run
+        rules.check_local(run, record)
+        if coupling is None:
+            if run.only_coupled:
+                return None
+            return "create", self.payload(record, resolve, create=True)
+        row = rows.get(str(coupling.remote_id).lower())
+        if coupling.pending_create:
+            if row is not None:  # an earlier run's create reached the CRM: just confirm it
+                run.counts["inserted"] += 1
+                run.counts["coupled"] += 1
+                self.mark_ok(record, coupling, confirm=True)
+                return "done", None
+            return "create", self.payload(record, resolve, create=True)
+        if row is None:
+            return self.deleted_counterpart(record, coupling, resolve)
+        failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
+        if record.modified_at == coupling.local_modified_at and not failed_before \
+                and not run.full:
+            run.counts["unchanged"] += 1
+            return "unchanged", None
+        payload = self.payload(record, resolve, create=False)
+        changes = self.changes(payload, row)
+        if not changes:
+            run.counts["unchanged"] += 1
+            self.mark_ok(record, coupling)
+            return "unchanged", None
+        if self.is_conflict(record, coupling, row, changes):
+            policy = self.mapping.update_conflict_resolution
+            if policy == UpdateConflictResolution.NONE:
+                self.skip(record, coupling, row, payload)
+                return "skipped", None
+            if policy == UpdateConflictResolution.GET:
+                run.counts["unchanged"] += 1  # the CRM's version wins in the other direction
+                return "unchanged", None
+        return "update", changes
+
+    def is_conflict(self, record, coupling, row, changes) -> bool:
+        """Changed on both sides since the last sync, and a bidirectional field differs."""
+        if self.mapping.direction != Direction.BIDIRECTIONAL or coupling.local_modified_at is None:
+            return False
+        run = self.run
+        if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
+                str(run.integration_user).lower():
+            return False  # the last CRM change is the sync's own
+        remote_changed = stamp(row.get(run.modified_attr)) != coupling.remote_modified_at
+        shared = {self.payload_key(fm) for fm in run.bidirectional}
+        return remote_changed and bool(shared & set(changes))
+
+    def payload_key(self, fm):
+        attribute = self.run.attributes[fm.remote_attribute]
+        if REMOTE_KINDS.get(attribute["type"]) == LOOKUP and fm.lookup_mapping:
+            return bind_name(attribute, fm.lookup_mapping.remote_entity) + "@odata.bind"
+        return fm.remote_attribute
+
+    def payload(self, record, resolve, create: bool) -> dict:
+        """The CRM attributes of the record: template (creates), then the field mappings."""
+        run = self.run
+        values = dict(self.mapping.remote_template or {}) if create else {}
+        for fm in run.fields:
+            if not fm.remote_attribute:
+                continue
+            attribute = run.attributes[fm.remote_attribute]
+            source = local_value(record, fm.local_field) if fm.local_field else None
+            try:
+                value = to_remote(fm, source, attribute, resolve=resolve)
+            except ValueProblem as problem:
+                raise ValueProblem(f"{run.local_label(record)}: {problem}") from None
+            if REMOTE_KINDS.get(attribute["type"]) == LOOKUP:
+                target = fm.lookup_mapping
+                if create and value is None:
+                    continue
+                name = bind_name(attribute, target.remote_entity) + "@odata.bind"
+                self.binds[name] = web_name(attribute)
+                values[name] = f"/{target.remote_entity_set}({value})" if value else None
+            elif create and value is None and fm.remote_attribute in values:
+                continue  # an empty field never overwrites the template's default
+            else:
+                values[fm.remote_attribute] = value
+        return values
+
+    def changes(self, payload: dict, row: dict) -> dict:
+        """The attributes whose value differs from the CRM row's."""
+        run = self.run
+        diff = {}
+        for name, value in payload.items():
+            if name in self.binds:
+                current = row.get(self.binds[name])
+                wanted = value.rsplit("(", 1)[-1].rstrip(")") if value else None
+                if not same(current, wanted):
+                    diff[name] = value
+                continue
+            attribute = run.attributes.get(name)
+            current = row.get(web_name(attribute)) if attribute else row.get(name)
+            kind = REMOTE_KINDS.get((attribute or {}).get("type"))
+            equal = remote_date_equal(current, value) if kind == DATE else same(current, value)
+            if not equal:
+                diff[name] = value
+        return diff
+
+    # --- deleted counterparts ---------------------------------------------------------------
+    def deleted_counterpart(self, record, coupling, resolve):
+        run = self.run
+        policy = self.mapping.deletion_conflict_resolution
+        if policy == DeletionConflictResolution.REMOVE_COUPLING:
+            coupling.delete()
+            run.counts["uncoupled"] += 1
+            return None
+        if policy == DeletionConflictResolution.RESTORE:
+            coupling.remote_id = uuid.uuid4()
+            coupling.save(update_fields=["remote_id"])
+            return "create", self.payload(record, resolve, create=True)
+        raise ValueProblem(
+            f"{run.local_label(record)} is coupled to a deleted {run.entity} record "
+            f"({coupling.remote_id}). Restore it, or delete the coupling, or set the "
+            f"{self.mapping.name} mapping's deletion-conflict resolution.")
+
+    # --- outcomes ------------------------------------------------------------------------------
+    def new_coupling(self, record, new_couplings):
+        coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
+                            local_id=record.pk, remote_entity=self.run.entity,
+                            remote_id=uuid.uuid4(), pending_create=True)
+        new_couplings.append(coupling)
+        return coupling
+
+    def mark_ok(self, record, coupling, confirm=False):
+        coupling.local_modified_at = record.modified_at
+        setattr(coupling, RESULT, SyncResult.SUCCESS)
+        coupling.last_job_to_crm = self.run.job
+        coupling.last_synced_at = timezone.now()
+        coupling.last_error = ""
+        if confirm:
+            coupling.pending_create = False
+
+    def succeeded(self, record, coupling, kind):
+        counts = self.run.counts
+        if kind == "create":
+            counts["inserted"] += 1
+            counts["coupled"] += 1
+        else:
+            counts["modified"] += 1
+        coupling.skipped = False
+        coupling.conflict_local = coupling.conflict_remote = None
+        self.mark_ok(record, coupling, confirm=True)
+
+    def skip(self, record, coupling, row, payload):
+        self.run.counts["skipped"] += 1
+        coupling.skipped = True
+        coupling.conflict_local = _jsonable(payload)
+        coupling.conflict_remote = _jsonable(row)
+        coupling.last_error = (f"{self.run.local_label(record)} was changed in both the ERP and "
+                               "the CRM since the last synchronization.")
+
+    def failed(self, record, coupling, message, new_couplings, detail=""):
+        run = self.run
+        run.fail(message, detail=detail, local_id=record.pk, local_label=run.local_label(record),
+                 remote_id=str(coupling.remote_id) if coupling else None)
+        if coupling is None:
+            # Remember the failure on a pending coupling so the record is retried first.
+            coupling = self.new_coupling(record, new_couplings)
+        setattr(coupling, RESULT, SyncResult.FAILURE)
+        coupling.last_job_to_crm = run.job
+        coupling.last_error = message[:2000]
+        return coupling
+
+    def crm_message(self, record, error) -> str:
+        return f"{self.run.local_label(record)}: the CRM refused the record: {error}"
+
+    def save_couplings(self, couplings):
+        fields = ["local_modified_at", "remote_id", RESULT, "last_job_to_crm", "last_synced_at",
+                  "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error"]
+        Coupling.objects.bulk_update([c for c in couplings if c.pk], fields, batch_size=1000)
+
+
+def _already_exists(result) -> bool:
+    from dataverse.errors import DuplicateRecord
+
+    return isinstance(result.error, DuplicateRecord) and getattr(result.error, "retried", False)
+
+
+def _jsonable(values: dict) -> dict:
+    return {k: (str(v) if v is not None and not isinstance(v, (str, int, float, bool)) else v)
+            for k, v in values.items()}
