@@ -37,6 +37,7 @@ from mappings_app.models import Connection, TableMapping, TransformationRule
 from mappings_app.order import sync_order
 from mappings_app.tables import TableMappingTable, TransformationRuleTable, table_caption
 from mappings_app.transformations import TransformationError
+from mappings_app.values import record_key
 
 log = logging.getLogger(__name__)
 # What reaching the CRM or reading its metadata may raise; shown as a message, never a 500.
@@ -470,7 +471,9 @@ def tablemapping_preview(request, pk):
     mapping = get_object_or_404(TableMapping, pk=pk)
     form = PreviewForm(request.GET or None)
     context = {"mapping": mapping, "form": form, "rows": None, "error": "", "matches": []}
-    context["local_records"] = preview.local_records(mapping)
+    context["local_records"] = [
+        (record_key(record), str(record)) for record in preview.local_records(mapping)
+    ]
     local_key = request.GET.get("local", "").strip()
     remote_key = request.GET.get("remote", "").strip()
     try:
