@@ -4,6 +4,7 @@
 nothing. Couplings and watermarks are state, not setup: a reset keeps them.
 """
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from mappings_app.choices import Direction, TransformationType
 from mappings_app.models import FieldMapping, TableMapping, TransformationRule
 
 BI, TO, FROM = Direction.BIDIRECTIONAL, Direction.TO_CRM, Direction.FROM_CRM
+# The CRM price list of the items' products, created once by the ITEM-PRODUCT job (fixed id).
+ITEMS_PRICE_LIST_ID = uuid.uuid5(uuid.NAMESPACE_URL, "syncadmin:items-price-list")
 
 RULES = [
     {
@@ -260,6 +263,7 @@ DEFAULT_MAPPINGS = [
         90,
         description="Customer price groups become price lists (in the local currency).",
         dependencies=["CURRENCY"],
+        remote_template={"transactioncurrencyid": "USD"},
         fields=[F("code", "name", TO, match=1), F("description", "description", TO)],
     ),
     M(
@@ -287,7 +291,8 @@ DEFAULT_MAPPINGS = [
         "invoices",
         TO,
         110,
-        description="Posted sales invoices are pushed to the CRM's invoices, with their lines.",
+        description="Posted sales invoices are pushed to the CRM's invoices.",
+        remote_template={"pricelevelid": str(ITEMS_PRICE_LIST_ID)},
         fields=[
             F("no", "invoicenumber", TO, match=1),
             F("no", "name", TO),

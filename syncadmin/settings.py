@@ -192,7 +192,7 @@ STORAGES = {
 # Serve straight from the app and project folders, so `make demo` needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
 # ...and then whitenoise need not warn that STATIC_ROOT was never collected.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

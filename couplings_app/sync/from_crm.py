@@ -30,6 +30,7 @@ class FromCrm:
         self.mapping = run.mapping
         self.model = run.model
         self.oldest_failed_create = None  # the watermark must not pass a record not created
+        self.next_number = {}  # series prefix -> next free number, within this run
 
     def process(self, rows: list[dict]) -> None:
         run = self.run
@@ -173,10 +174,13 @@ class FromCrm:
         if not match:
             return
         prefix = pattern[: match.start()]
-        last = self.model._default_manager.filter(**{f"{key.name}__startswith": prefix}) \
-            .aggregate(last=Max(key.name))["last"]
-        tail = last[len(prefix):] if last else ""
-        following = int(tail) + 1 if tail.isdigit() else 1
+        if prefix not in self.next_number:
+            last = self.model._default_manager.filter(**{f"{key.name}__startswith": prefix}) \
+                .aggregate(last=Max(key.name))["last"]
+            tail = last[len(prefix):] if last else ""
+            self.next_number[prefix] = int(tail) + 1 if tail.isdigit() else 1
+        following = self.next_number[prefix]
+        self.next_number[prefix] += 1
         setattr(record, key.attname, f"{prefix}{following:0{len(match.group())}d}")
 
     # --- deleted counterparts ---------------------------------------------------------------

@@ -12,10 +12,10 @@ from couplings_app.models import Coupling
 from dataverse import BatchOperation
 from dataverse.errors import NotFound
 from mappings_app.choices import Direction
+from mappings_app.defaults import ITEMS_PRICE_LIST_ID
 from mappings_app.models import Connection, TableMapping
 from mappings_app.values import ValueProblem
 
-ITEMS_PRICE_LIST_ID = uuid.uuid5(uuid.NAMESPACE_URL, "syncadmin:items-price-list")
 ITEMS_PRICE_LIST_NAME = "Business Central items"
 
 
@@ -38,7 +38,9 @@ def before_run(run) -> None:
 
 
 def after_page(run, page) -> None:
-    if run.direction != Direction.TO_CRM:
+    if run.direction == Direction.FROM_CRM:
+        if _is(run, "erp_app.customer", "account"):
+            company_contacts_for_new_customers(run, page)
         return
     created = _created_in_job(run, page)
     if not created:
@@ -147,3 +149,80 @@ def add_to_price_list(run, couplings) -> None:
         if not result.ok:
             run.fail(f"A product could not be added to the items' price list: {result.error}",
                      detail=str(result.error))
+
+
+def remote_template(run) -> dict:
+    """The mapping's CRM template with lookups as @odata.bind (once per run)."""
+    from couplings_app.sync.lookups import bind_name
+    from dataverse.values import is_guid
+    from mappings_app import metadata
+    from mappings_app.validation import LOOKUP, REMOTE_KINDS
+
+    values = {}
+    for name, value in (run.mapping.remote_template or {}).items():
+        attribute = run.attributes.get(name)
+        if attribute is None or REMOTE_KINDS.get(attribute["type"]) != LOOKUP or value is None:
+            values[name] = value
+            continue
+        target = (attribute.get("targets") or [None])[0]
+        if is_guid(str(value)):
+            entity_set = metadata.entity(target).entity_set
+            values[f"{bind_name(attribute, target)}@odata.bind"] = f"/{entity_set}({value})"
+            continue
+        mapping = TableMapping.objects.filter(remote_entity=target).first()
+        model = mapping.local_model_class if mapping else None
+        key = next((k for k in ("code", "no") if model and hasattr(model, k)), None)
+        local = model._default_manager.filter(**{key: value}).first() if key else None
+        coupling = Coupling.objects.filter(
+            local_model=mapping.local_model, local_id=local.pk, remote_entity=target,
+            pending_create=False).first() if local else None
+        if coupling is None:
+            raise ValueError(
+                f"The {run.mapping.name} mapping's CRM template sets {name} to {value!r}, which "
+                f"is not coupled to a CRM {target}. Synchronize "
+                f"{mapping.name if mapping else 'its mapping'} first.")
+        values[f"{bind_name(attribute, target)}@odata.bind"] = \
+            f"/{mapping.remote_entity_set}({coupling.remote_id})"
+    return values
+
+
+def company_contacts_for_new_customers(run, page) -> None:
+    """BC creates a company contact (business relation) for each new customer; the CONTACT
+    mapping translates a person's company through it."""
+    from erp_app.choices import ContactType
+    from erp_app.models import Contact
+
+    new = [c.local_id for c in Coupling.objects.filter(
+        local_model="erp_app.customer", remote_entity=run.entity, last_job_from_crm=run.job,
+        remote_id__in=[row[run.key] for row in page])]
+    customers = run.model._default_manager.filter(pk__in=new).exclude(
+        pk__in=Contact.objects.filter(customer__isnull=False).values("customer_id"))
+    Contact.objects.bulk_create([
+        Contact(no=f"CT-{c.no}"[:20], type=ContactType.COMPANY, name=c.name, customer=c,
+                address=c.address, city=c.city, post_code=c.post_code, phone_no=c.phone_no,
+                email=c.email, country_region_code=c.country_region_code,
+                salesperson_id=c.salesperson_id)
+        for c in customers], ignore_conflicts=True)
+
+
+def complete_payload(run, record, values: dict, create: bool) -> None:
+    """What a field mapping cannot say: a price list item's unit is the unit of its item's unit
+    group (UNIT OF MEASURE couples groups, and each group holds exactly one unit)."""
+    if not (create and _is(run, "erp_app.salesprice", "productpricelevel")):
+        return
+    unit = record.unit_of_measure or record.item.base_unit_of_measure
+    if unit is None:
+        raise ValueProblem(f"{run.local_label(record)}: neither the price nor its item has a unit "
+                           "of measure.")
+    cache = run.__dict__.setdefault("unit_of_group", {})
+    if unit.pk not in cache:
+        coupling = Coupling.objects.filter(local_model="erp_app.unitofmeasure", local_id=unit.pk,
+                                           remote_entity="uomschedule",
+                                           pending_create=False).first()
+        units = _units_of(run, [str(coupling.remote_id)]) if coupling else {}
+        found = next(iter(units.values()), [])
+        cache[unit.pk] = found[0]["uomid"] if found else None
+    if cache[unit.pk] is None:
+        raise ValueProblem(f"{run.local_label(record)}: unit of measure {unit.code} has no CRM "
+                           "unit. Synchronize the UNIT OF MEASURE mapping first.")
+    values["uomid@odata.bind"] = f"/uoms({cache[unit.pk]})"

@@ -59,6 +59,32 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
     return done
 
 
+def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=(),
+                        only_coupled=True, user=None, trigger=JobTrigger.USER) -> SyncJob:
+    """BC's Synchronize Now: these records only, in one direction, whatever their stamps."""
+    job = SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name,
+                                 direction=direction, trigger=trigger, triggered_by=user)
+    integration_user = Connection.get().integration_user_id or _who_am_i(client)
+
+    def pages(run):
+        if direction == Direction.TO_CRM:
+            base = mapping.local_model_class._default_manager.select_related(
+                *run.local_select_related())
+            ids = list(local_ids)
+            for start in range(0, len(ids), run.page_size):
+                yield list(base.filter(pk__in=ids[start:start + run.page_size]))
+        else:
+            ids = [str(i) for i in remote_ids]
+            for start in range(0, len(ids), run.page_size):
+                rows = client.get_many(run.entity_set, run.key,
+                                       ids[start:start + run.page_size],
+                                       select=run.remote_select())
+                yield list(rows.values())
+
+    return run_one(mapping, job, direction, client=client, full=True, only_coupled=only_coupled,
+                   integration_user=integration_user, pages=pages, move=False)
+
+
 def _who_am_i(client):
     try:
         return client.who_am_i()
@@ -67,7 +93,9 @@ def _who_am_i(client):
 
 
 def run_one(mapping, job, direction, *, client, full, only_coupled, integration_user,
-            page_size=PAGE_SIZE) -> SyncJob:
+            page_size=PAGE_SIZE, pages=None, move=True) -> SyncJob:
+    """Runs one direction of a mapping as `job`; `pages` overrides the candidates (and then the
+    watermark stays where it is)."""
     started = timezone.now()
     SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=started,
                                              heartbeat_at=started, direction=direction)
@@ -75,22 +103,24 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
     status, message = JobStatus.SUCCEEDED, ""
     try:
         run = Run(mapping=mapping, job=job, client=client, direction=direction, full=full,
-                  only_coupled=only_coupled and not full, page_size=page_size,
+                  only_coupled=only_coupled if pages else only_coupled and not full,
+                  page_size=page_size,
                   integration_user=str(integration_user) if integration_user else None)
-        if direction == Direction.TO_CRM:
-            engine = ToCrm(run)
-            pages = local_pages(run)
+        engine = ToCrm(run) if direction == Direction.TO_CRM else FromCrm(run)
+        if pages is not None:
+            candidates = pages(run)
         else:
-            engine = FromCrm(run)
-            pages = remote_pages(run)
+            candidates = local_pages(run) if direction == Direction.TO_CRM else remote_pages(run)
         rules.before_run(run)
-        for page in pages:
+        for page in candidates:
             if run.cancelled():
                 raise Cancelled
             engine.process(page)
             rules.after_page(run, page)
             run.flush(len(page))
-        move_watermark(mapping, direction, started, getattr(engine, "oldest_failed_create", None))
+        if move:
+            move_watermark(mapping, direction, started,
+                           getattr(engine, "oldest_failed_create", None))
     except Cancelled:
         status, message = JobStatus.CANCELLED, "Cancelled by a user; the pages done are kept."
     except (DataverseError, OSError) as exc:

@@ -137,7 +137,7 @@ class ToCrm:
     def payload(self, record, resolve, create: bool) -> dict:
         """The CRM attributes of the record: template (creates), then the field mappings."""
         run = self.run
-        values = dict(self.mapping.remote_template or {}) if create else {}
+        values = self.template() if create else {}
         for fm in run.fields:
             if not fm.remote_attribute:
                 continue
@@ -158,7 +158,15 @@ class ToCrm:
                 continue  # an empty field never overwrites the template's default
             else:
                 values[fm.remote_attribute] = value
+        rules.complete_payload(run, record, values, create)
         return values
+
+    def template(self) -> dict:
+        """The mapping's CRM template; a lookup's value (a GUID, or the code of a coupled ERP
+        record such as a currency) becomes an @odata.bind."""
+        if not hasattr(self, "_template"):
+            self._template = rules.remote_template(self.run)
+        return dict(self._template)
 
     def changes(self, payload: dict, row: dict) -> dict:
         """The attributes whose value differs from the CRM row's."""

@@ -8,6 +8,7 @@ from couplings_app.choices import JobTrigger
 from couplings_app.models import SyncJob
 from couplings_app.sync.runner import synchronize
 from mappings_app.choices import Direction
+from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 from mappings_app.order import sync_order
 
@@ -38,12 +39,14 @@ class Command(BaseCommand):
         else:
             mappings = [m for m in sync_order() if m.is_enabled]
         jobs: list[SyncJob] = []
-        for table_mapping in mappings:
-            wanted = DIRECTIONS.get(direction)
-            if wanted and wanted not in table_mapping.runs:
-                continue
-            jobs += synchronize(table_mapping, direction=wanted, full=full,
-                                trigger=JobTrigger.COMMAND)
+        with crm_client() as client:
+            for table_mapping in mappings:
+                wanted = DIRECTIONS.get(direction)
+                if wanted and wanted not in table_mapping.runs:
+                    continue
+                jobs += synchronize(table_mapping, direction=wanted, full=full,
+                                    only_coupled=False if full else None, client=client,
+                                    trigger=JobTrigger.COMMAND)
         if json:
             self.stdout.write(dump(jobs))
         else:

@@ -1,0 +1,59 @@
+"""All mappings at once, in dependency order: Synchronize Modified Records and Run Full
+Synchronization (from the Connection Setup page, `manage.py sync`, or a task)."""
+
+from couplings_app.choices import JobTrigger
+from couplings_app.models import Coupling
+from couplings_app.sync.runner import synchronize
+from mappings_app import local_filter
+from mappings_app.order import sync_order
+
+
+def enabled_in_order():
+    return [m for m in sync_order() if m.is_enabled]
+
+
+def duplicate_warnings(client) -> list[str]:
+    """Mappings where both sides already hold uncoupled records: a full synchronization would
+    create duplicates of them, so the seeds recommend match-based coupling first."""
+    warnings = []
+    for mapping in enabled_in_order():
+        model = mapping.local_model_class
+        uncoupled_local = model._default_manager.filter(
+            local_filter.parse(model, mapping.local_filter)).exclude(
+            pk__in=Coupling.objects.filter(local_model=mapping.local_model,
+                                           remote_entity=mapping.remote_entity)
+            .values("local_id")).count()
+        if not uncoupled_local:
+            continue
+        first = next(iter(client.iter_pages(mapping.remote_entity_set,
+                                            select=[mapping.remote_key],
+                                            filter=mapping.remote_filter or None,
+                                            page_size=1, top=1)), [])
+        if first:
+            warnings.append(
+                f"{mapping.name}: {uncoupled_local} uncoupled {model._meta.verbose_name_plural} "
+                f"and {mapping.remote_entity} records in the CRM. A full synchronization creates "
+                "a copy of each on the other side; run Match-Based Coupling first to couple "
+                "the ones that already match.")
+    return warnings
+
+
+def synchronize_all(*, client, full=False, user=None, trigger=JobTrigger.USER):
+    """Every enabled mapping in order; a full run creates and couples uncoupled records."""
+    jobs = []
+    for mapping in enabled_in_order():
+        jobs += synchronize(mapping, full=full, only_coupled=False if full else None,
+                            client=client, user=user, trigger=trigger)
+    return jobs
+
+
+def keep_creating_new_records(keep: bool, mappings=None) -> int:
+    """The question at the end of a full synchronization: Yes clears Synch. Only Coupled Records
+    on the mappings (jobs go on creating records); No leaves them as they were."""
+    if not keep:
+        return 0
+    mappings = mappings if mappings is not None else enabled_in_order()
+    from mappings_app.models import TableMapping
+
+    return TableMapping.objects.filter(pk__in=[m.pk for m in mappings]).update(
+        sync_only_coupled=False)
