@@ -136,7 +136,7 @@ def match_based_coupling(mapping, *, client, local_ids=None, dry_run=False, user
 
 
 def _match_page(run, page, groups, outcome, dry_run):
-    mapping, client = run.mapping, run.client
+    mapping = run.mapping
     resolve = ToCrmLookups(run, page)
     remaining = list(page)
     taken = set()
@@ -208,7 +208,8 @@ def _candidates(run, property_name, values, fields):
     for start in range(0, len(values), 500):
         chunk = values[start:start + 500]
         quoted = ",".join("'" + v.replace("'", "''") + "'" for v in chunk)
-        clause = f"Microsoft.Dynamics.CRM.In(PropertyName='{property_name}',PropertyValues=[{quoted}])"
+        clause = (f"Microsoft.Dynamics.CRM.In(PropertyName='{property_name}',"
+                  f"PropertyValues=[{quoted}])")
         if mapping.remote_filter.strip():
             clause = f"({mapping.remote_filter}) and {clause}"
         for page in client.iter_pages(mapping.remote_entity_set, select=select, filter=clause):
