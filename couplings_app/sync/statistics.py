@@ -1,0 +1,74 @@
+"""Customer Statistics: balance, outstanding orders, shipped-not-invoiced and total sales of
+coupled customers, pushed onto their CRM accounts (BC's "Business Central Account Statistics").
+
+Only accounts whose figures differ are written; a page costs one query, one read request and at
+most one `$batch`.
+"""
+
+from django.db.models import F
+from django.utils import timezone
+
+from couplings_app.choices import JobStatus, JobTrigger, JobType
+from couplings_app.models import Coupling, SyncJob
+from couplings_app.sync.compare import same
+from dataverse import BatchOperation
+from dataverse.errors import DataverseError
+from mappings_app.connection import scrub
+
+FIELDS = {"balance_lcy": "nav_balance", "outstanding_orders_lcy": "nav_outstandingorders",
+          "shipped_not_invoiced_lcy": "nav_shippednotinvoiced", "sales_lcy": "nav_totalsales"}
+PAGE_SIZE = 5000
+
+
+def push_customer_statistics(*, client, user=None, trigger=JobTrigger.USER,
+                             job: SyncJob | None = None) -> SyncJob:
+    from erp_app.models import Customer
+    from mappings_app.models import TableMapping
+
+    mapping = TableMapping.objects.filter(local_model="erp_app.customer",
+                                          remote_entity="account").first()
+    now = timezone.now()
+    job = job or SyncJob.objects.create(mapping=mapping, mapping_name="CUSTOMER STATISTICS",
+                                        type=JobType.STATISTICS, direction="to_crm",
+                                        trigger=trigger, triggered_by=user)
+    SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now,
+                                             heartbeat_at=now)
+    counts = {"modified": 0, "unchanged": 0, "failed": 0}
+    couplings = Coupling.objects.filter(local_model="erp_app.customer", remote_entity="account",
+                                        pending_create=False).order_by("pk")
+    status, message, last = JobStatus.SUCCEEDED, "", 0
+    try:
+        while True:
+            page = list(couplings.filter(pk__gt=last).values_list("pk", "local_id", "remote_id")
+                        [:PAGE_SIZE])
+            if not page:
+                break
+            last = page[-1][0]
+            customers = Customer.objects.in_bulk([local_id for _, local_id, _ in page])
+            rows = client.get_many("accounts", "accountid", [str(r) for *_, r in page],
+                                   select=["accountid", *FIELDS.values()])
+            rows = {k.lower(): v for k, v in rows.items()}
+            operations = []
+            for _, local_id, remote_id in page:
+                customer, row = customers.get(local_id), rows.get(str(remote_id).lower())
+                if customer is None or row is None:
+                    continue
+                changes = {crm: getattr(customer, erp) for erp, crm in FIELDS.items()
+                           if not same(row.get(crm), getattr(customer, erp))}
+                if changes:
+                    operations.append(BatchOperation("PATCH", "accounts", id=str(remote_id),
+                                                     data=changes, etag="*"))
+                else:
+                    counts["unchanged"] += 1
+            for result in client.batch(operations) if operations else []:
+                counts["modified" if result.ok else "failed"] += 1
+            SyncJob.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + len(page),
+                                                     heartbeat_at=timezone.now())
+    except DataverseError as exc:
+        status = JobStatus.FAILED
+        message = scrub(f"The CRM did not answer as expected, so the job stopped: {exc}")
+    message = message or f"{counts['modified']} accounts updated, {counts['unchanged']} unchanged."
+    SyncJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(),
+                                             message=message, **counts)
+    job.refresh_from_db()
+    return job
