@@ -526,7 +526,7 @@ class TransformationRuleListView(SingleTableMixin, FilterView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
-        return TransformationRule.objects.annotate(used_by=Count("field_mappings"))
+        return TransformationRule.objects.annotate(used_by=Count("field_mappings")).order_by("code")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
