@@ -96,7 +96,8 @@ def test_viewer_may_test_but_not_change(viewer, rule):
     assert ">Edit<" not in html and ">Delete<" not in html
     assert viewer.get(rule.get_absolute_url(), {"sample": "x"}).status_code == 200
     assert viewer.get(reverse("mappings:transformationrule_add")).status_code == 403
-    assert viewer.post(reverse("mappings:transformationrule_edit", args=[rule.pk])).status_code == 403
+    edit = reverse("mappings:transformationrule_edit", args=[rule.pk])
+    assert viewer.post(edit).status_code == 403
     url = reverse("mappings:transformationrule_delete", args=[rule.pk])
     assert viewer.post(url).status_code == 403
     assert TransformationRule.objects.filter(pk=rule.pk).exists()

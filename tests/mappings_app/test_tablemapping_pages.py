@@ -151,7 +151,7 @@ def test_edit_page_offers_tables_and_crm_entities(admin_client, setup):
     response = admin_client.get(reverse("mappings:tablemapping_edit", args=[setup["CUSTOMER"].pk]))
     form = response.context["form"]
     tables = [value for value, _ in form.fields["local_model"].choices]
-    assert tables[1] .startswith("erp_app.") and "erp_app.customer" in tables
+    assert tables[1].startswith("erp_app.") and "erp_app.customer" in tables
     assert not any(v.startswith(("auth.", "sessions.", "admin.")) for v in tables)
     entities = [value for value, _ in form.fields["remote_entity"].choices]
     assert {"account", "contact", "systemuser"} <= set(entities)
@@ -170,7 +170,8 @@ def test_edit_saves_a_valid_change(admin_client, setup):
 def test_bad_table_filter_names_its_position(admin_client, setup):
     customer = setup["CUSTOMER"]
     url = reverse("mappings:tablemapping_edit", args=[customer.pk])
-    response = admin_client.post(url, form_data(customer, local_filter="city = Boston AND nope = 1"))
+    data = form_data(customer, local_filter="city = Boston AND nope = 1")
+    response = admin_client.post(url, data)
     assert response.status_code == 200
     (message,) = errors_of(response, "local_filter")
     assert "no field 'nope'" in message and "(at position 19)" in message
@@ -180,7 +181,8 @@ def test_bad_table_filter_names_its_position(admin_client, setup):
 def test_unknown_crm_attribute_in_the_integration_table_filter(admin_client, setup):
     customer = setup["CUSTOMER"]
     url = reverse("mappings:tablemapping_edit", args=[customer.pk])
-    response = admin_client.post(url, form_data(customer, remote_filter="statecode eq 0 and foo eq 1"))
+    data = form_data(customer, remote_filter="statecode eq 0 and foo eq 1")
+    response = admin_client.post(url, data)
     (message,) = errors_of(response, "remote_filter")
     assert "account has no attribute 'foo' (at position 20)" in message
 

@@ -218,7 +218,8 @@ def test_not_null_refuses_an_empty_value():
 def test_text_into_a_char_field_respects_its_max_length():
     assert to_local(fm("city", "address1_city"), "Oslo", field(Customer, "city")) == "Oslo"
     assert to_local(fm("city", "address1_city"), None, field(Customer, "city")) == ""
-    with pytest.raises(ValueProblem, match="city: 'x.*' is 31 characters; the ERP holds at most 30"):
+    too_long = "city: 'x.*' is 31 characters; the ERP holds at most 30"
+    with pytest.raises(ValueProblem, match=too_long):
         to_local(fm("city", "address1_city"), "x" * 31, field(Customer, "city"))
 
 
