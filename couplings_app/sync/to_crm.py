@@ -149,8 +149,8 @@ class ToCrm:
                 raise ValueProblem(f"{run.local_label(record)}: {problem}") from None
             if REMOTE_KINDS.get(attribute["type"]) == LOOKUP:
                 target = fm.lookup_mapping
-                if create and value is None:
-                    continue
+                if value is None and (create or attribute.get("required")):
+                    continue  # a required reference (the owner) is never cleared
                 name = bind_name(attribute, target.remote_entity) + "@odata.bind"
                 self.binds[name] = web_name(attribute)
                 values[name] = f"/{target.remote_entity_set}({value})" if value else None

@@ -1,0 +1,310 @@
+"""End-to-end: the default setup and the demo data against the embedded CRM over HTTP."""
+
+from decimal import Decimal
+
+import pytest
+
+from couplings_app.choices import JobStatus, SyncResult
+from couplings_app.models import Coupling, SyncError
+from couplings_app.sync.coupling import match_based_coupling
+from couplings_app.sync.full import duplicate_warnings, keep_creating_new_records, synchronize_all
+from couplings_app.sync.runner import synchronize, synchronize_records
+from erp_app.models import Contact, Currency, Customer, Salesperson, UnitOfMeasure
+from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
+from mappings_app.models import TableMapping
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
+
+
+def couple_and_full_sync(crm, demo):
+    for name in ("CURRENCY", "SALESPEOPLE", "CUSTOMER", "ITEM-PRODUCT"):
+        match_based_coupling(demo[name], client=crm)
+    return synchronize_all(client=crm, full=True)
+
+
+def account_of(crm, customer):
+    coupling = Coupling.objects.get(local_model="erp_app.customer", local_id=customer.pk,
+                                    remote_entity="account")
+    return crm.get("accounts", str(coupling.remote_id))
+
+
+def by_name(jobs, name, direction=None):
+    return [j for j in jobs if j.mapping_name == name and (direction is None or
+                                                           j.direction == direction)]
+
+
+def test_full_synchronization_creates_and_couples_field_by_field(crm, demo):
+    jobs = couple_and_full_sync(crm, demo)
+    assert all(job.status == JobStatus.SUCCEEDED for job in jobs)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    assert account["name"] == customer.name
+    assert account["address1_line1"] == customer.address
+    assert account["address1_city"] == customer.city
+    assert account["address1_postalcode"] == customer.post_code
+    assert account["telephone1"] == customer.phone_no
+    assert account["emailaddress1"] == customer.email
+    assert Decimal(str(account["creditlimit"])) == customer.credit_limit_lcy
+    assert account["customertypecode"] == 3
+    owner = Coupling.objects.get(local_model="erp_app.salesperson", local_id=customer.salesperson_id)
+    assert account["_ownerid_value"] == str(owner.remote_id)
+    to_crm = by_name(jobs, "CUSTOMER", Direction.TO_CRM)[0]
+    assert to_crm.inserted > 0 and to_crm.coupled == to_crm.inserted
+
+
+def test_second_run_without_changes_is_all_unchanged(crm, demo):
+    couple_and_full_sync(crm, demo)
+    before_erp = sorted(Customer.objects.values_list("pk", "modified_at"))
+    before_crm = {r["accountid"]: r["versionnumber"] for page in crm.iter_pages(
+        "accounts", select=["accountid", "versionnumber"]) for r in page}
+    jobs = synchronize_all(client=crm)
+    assert sum(j.inserted + j.modified + j.deleted for j in jobs) == 0
+    assert sorted(Customer.objects.values_list("pk", "modified_at")) == before_erp
+    after_crm = {r["accountid"]: r["versionnumber"] for page in crm.iter_pages(
+        "accounts", select=["accountid", "versionnumber"]) for r in page}
+    assert after_crm == before_crm
+
+
+def test_customer_salesperson_must_be_coupled_before_the_customer_syncs(crm, demo):
+    Salesperson.objects.create(code="NEW", name="New Seller")
+    customer = Customer.objects.first()
+    customer.salesperson = Salesperson.objects.get(code="NEW")
+    customer.save()
+    couple_and_full_sync(crm, demo)
+    error = SyncError.objects.get(local_model="erp_app.customer", local_id=customer.pk,
+                                  direction=Direction.TO_CRM)
+    assert error.message == (f"Customer {customer.no}: ownerid: salesperson/purchaser NEW is not "
+                             "coupled to a CRM record. Couple it first (SALESPEOPLE mapping).")
+    coupling = Coupling.objects.get(local_model="erp_app.customer", local_id=customer.pk)
+    assert coupling.last_result_to_crm == SyncResult.FAILURE
+
+
+def test_customer_only_takes_accounts_of_relationship_type_customer(crm, demo):
+    couple_and_full_sync(crm, demo)
+    vendor_ids = {r["accountid"] for p in crm.iter_pages("accounts", select=["accountid"],
+                  filter="customertypecode eq 11") for r in p}
+    customer_couplings = {str(c) for c in Coupling.objects.filter(
+        local_model="erp_app.customer").values_list("remote_id", flat=True)}
+    vendor_couplings = {str(c) for c in Coupling.objects.filter(
+        local_model="erp_app.vendor", pending_create=False).values_list("remote_id", flat=True)}
+    assert not vendor_ids & customer_couplings
+    assert vendor_couplings <= vendor_ids
+
+
+def test_contact_without_company_is_not_created(crm, demo):
+    couple_and_full_sync(crm, demo)
+    solo = Contact.objects.filter(company__isnull=True, type="person")
+    assert solo.exists()
+    assert not Coupling.objects.filter(local_model="erp_app.contact",
+                                       local_id__in=solo.values("pk")).exists()
+    companies = Contact.objects.filter(type="company")
+    assert not Coupling.objects.filter(local_model="erp_app.contact",
+                                       local_id__in=companies.values("pk")).exists()
+    orphans = [r for p in crm.iter_pages("contacts", select=["contactid"],
+               filter="_parentcustomerid_value eq null") for r in p]
+    assert orphans, "the demo CRM has contacts without a parent account"
+    assert not Coupling.objects.filter(remote_id__in=[r["contactid"] for r in orphans]).exists()
+
+
+def test_currency_without_iso_code_is_reported_not_synchronized(crm, demo):
+    couple_and_full_sync(crm, demo)
+    local = Currency.objects.get(code="LOCAL")
+    assert not Coupling.objects.filter(local_model="erp_app.currency", local_id=local.pk,
+                                       pending_create=False).exists()
+    assert SyncError.objects.filter(local_model="erp_app.currency", local_id=local.pk,
+                                    message__contains="no standard ISO 4217 code").exists()
+    eur = Currency.objects.get(code="EUR")
+    coupling = Coupling.objects.get(local_model="erp_app.currency", local_id=eur.pk)
+    assert crm.get("transactioncurrencies", str(coupling.remote_id))["isocurrencycode"] == "EUR"
+
+
+def test_unit_of_measure_becomes_a_unit_group_with_exactly_one_unit(crm, demo):
+    couple_and_full_sync(crm, demo)
+    synchronize(demo["UNIT OF MEASURE"], client=crm, full=True, only_coupled=False)
+    for unit in UnitOfMeasure.objects.all():
+        group = Coupling.objects.get(local_model="erp_app.unitofmeasure", local_id=unit.pk)
+        units = [r for p in crm.iter_pages("uoms", select=["uomid", "name"],
+                 filter=f"_uomscheduleid_value eq {group.remote_id}") for r in p]
+        assert [u["name"] for u in units] == [unit.code]
+
+
+def test_items_price_list_is_created_once_and_products_are_on_it(crm, demo):
+    couple_and_full_sync(crm, demo)
+    synchronize(demo["ITEM-PRODUCT"], client=crm, full=True, only_coupled=False)
+    lists = [r for p in crm.iter_pages("pricelevels", select=["pricelevelid"],
+             filter="name eq 'Business Central items'") for r in p]
+    assert len(lists) == 1
+    items = [r for p in crm.iter_pages("productpricelevels", select=["productpricelevelid"],
+             filter=f"_pricelevelid_value eq {lists[0]['pricelevelid']}") for r in p]
+    created = Coupling.objects.filter(local_model="erp_app.item").count()
+    matched = 5  # the demo CRM's products that match items were coupled, not created
+    assert len(items) == created - matched
+
+
+def test_changes_made_by_the_integration_user_are_not_synchronized(crm, demo):
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    crm.update("accounts", account["accountid"], {"address1_city": "Echo City"})
+    synchronize(demo["CUSTOMER"], client=crm, direction=Direction.FROM_CRM)
+    customer.refresh_from_db()
+    assert customer.city != "Echo City"
+
+
+def test_a_crm_users_change_comes_back_and_is_not_echoed(crm, demo, as_crm_user):
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    as_crm_user.update("accounts", account["accountid"], {"address1_city": "Springfield"})
+    jobs = synchronize(demo["CUSTOMER"], client=crm)
+    customer.refresh_from_db()
+    assert customer.city == "Springfield"
+    assert by_name(jobs, "CUSTOMER", Direction.FROM_CRM)[0].modified == 1
+    version = crm.get("accounts", account["accountid"])["versionnumber"]
+    again = synchronize(demo["CUSTOMER"], client=crm)
+    assert sum(j.modified + j.inserted for j in again) == 0
+    assert crm.get("accounts", account["accountid"])["versionnumber"] == version
+
+
+def test_an_erp_change_goes_to_the_crm(crm, demo):
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    customer.phone_no = "+1 555 0000"
+    customer.save()
+    jobs = synchronize(demo["CUSTOMER"], client=crm)
+    assert by_name(jobs, "CUSTOMER", Direction.TO_CRM)[0].modified == 1
+    assert account_of(crm, customer)["telephone1"] == "+1 555 0000"
+
+
+@pytest.mark.parametrize("policy", [UpdateConflictResolution.NONE, UpdateConflictResolution.SEND,
+                                    UpdateConflictResolution.GET])
+def test_conflict_policies(crm, demo, as_crm_user, policy):
+    couple_and_full_sync(crm, demo)
+    TableMapping.objects.filter(name="CUSTOMER").update(update_conflict_resolution=policy)
+    mapping = TableMapping.objects.get(name="CUSTOMER")
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    as_crm_user.update("accounts", account["accountid"], {"name": "Changed in CRM"})
+    customer.name = "Changed in ERP"
+    customer.save()
+    jobs = synchronize(mapping, client=crm)
+    customer.refresh_from_db()
+    crm_name = crm.get("accounts", account["accountid"])["name"]
+    coupling = Coupling.objects.get(local_model="erp_app.customer", local_id=customer.pk)
+    if policy == UpdateConflictResolution.NONE:
+        assert (customer.name, crm_name) == ("Changed in ERP", "Changed in CRM")
+        assert coupling.skipped
+        assert coupling.conflict_local["name"] == "Changed in ERP"
+        assert by_name(jobs, "CUSTOMER", Direction.TO_CRM)[0].skipped == 1
+    elif policy == UpdateConflictResolution.SEND:
+        assert customer.name == crm_name == "Changed in ERP"
+        assert not coupling.skipped
+    else:
+        assert customer.name == crm_name == "Changed in CRM"
+
+
+def test_deleted_crm_record_gives_the_seeds_error(crm, demo):
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    crm.delete("accounts", account["accountid"])
+    customer.city = "Elsewhere"
+    customer.save()
+    jobs = synchronize(demo["CUSTOMER"], client=crm, direction=Direction.TO_CRM)
+    assert jobs[0].failed >= 1
+    error = SyncError.objects.get(job=jobs[0], local_id=customer.pk)
+    assert f"Customer {customer.no} is coupled to a deleted account record" in error.message
+
+
+@pytest.mark.parametrize("policy", [DeletionConflictResolution.REMOVE_COUPLING,
+                                    DeletionConflictResolution.RESTORE])
+def test_deletion_policies(crm, demo, policy):
+    couple_and_full_sync(crm, demo)
+    TableMapping.objects.filter(name="CUSTOMER").update(deletion_conflict_resolution=policy)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    old = account_of(crm, customer)["accountid"]
+    crm.delete("accounts", old)
+    customer.city = "Elsewhere"
+    customer.save()
+    synchronize(TableMapping.objects.get(name="CUSTOMER"), client=crm,
+                direction=Direction.TO_CRM)
+    coupling = Coupling.objects.filter(local_model="erp_app.customer", local_id=customer.pk)
+    if policy == DeletionConflictResolution.REMOVE_COUPLING:
+        assert not coupling.exists()
+    else:
+        assert str(coupling.get().remote_id) != old
+        assert account_of(crm, customer)["address1_city"] == "Elsewhere"
+
+
+def test_watermarks_move_forward_in_both_directions(crm, demo):
+    couple_and_full_sync(crm, demo)
+    mapping = TableMapping.objects.get(name="CUSTOMER")
+    first = (mapping.local_synced_until, mapping.remote_synced_until)
+    assert all(first)
+    synchronize(mapping, client=crm)
+    mapping.refresh_from_db()
+    assert mapping.local_synced_until > first[0]
+    assert mapping.remote_synced_until > first[1]
+
+
+def test_a_crash_between_crm_create_and_coupling_creates_no_duplicate(crm, demo, monkeypatch):
+    for name in ("CURRENCY", "SALESPEOPLE"):
+        match_based_coupling(demo[name], client=crm)
+        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    real_batch = type(crm).batch
+
+    def batch_then_die(self, operations, **kwargs):
+        real_batch(self, operations, **kwargs)  # the CRM has the records...
+        raise ConnectionError("worker killed before the couplings were saved")
+
+    monkeypatch.setattr(type(crm), "batch", batch_then_die)
+    crashed = synchronize(demo["CUSTOMER"], client=crm, direction=Direction.TO_CRM, full=True,
+                          only_coupled=False)
+    assert crashed[0].status == JobStatus.FAILED
+    monkeypatch.undo()
+    count = sum(len(p) for p in crm.iter_pages("accounts", select=["accountid"]))
+    again = synchronize(demo["CUSTOMER"], client=crm, direction=Direction.TO_CRM, full=True,
+                        only_coupled=False)
+    assert again[0].status == JobStatus.SUCCEEDED
+    assert sum(len(p) for p in crm.iter_pages("accounts", select=["accountid"])) == count
+    assert not Coupling.objects.filter(pending_create=True, local_model="erp_app.customer",
+                                       last_result_to_crm="").exists()
+
+
+def test_synchronize_now_one_record(crm, demo):
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    Customer.objects.filter(pk=customer.pk).update(fax_no="+1 555 9999")
+    job = synchronize_records(demo["CUSTOMER"], Direction.TO_CRM, client=crm,
+                              local_ids=[customer.pk])
+    assert (job.modified, job.status) == (1, JobStatus.SUCCEEDED)
+    assert account_of(crm, customer)["fax"] == "+1 555 9999"
+
+
+def test_full_synchronization_warns_of_duplicates_first(crm, demo):
+    warnings = duplicate_warnings(crm)
+    assert any(w.startswith("CUSTOMER:") and "Match-Based Coupling" in w for w in warnings)
+
+
+def test_full_synchronization_ends_with_the_choice_to_keep_creating(crm, demo):
+    couple_and_full_sync(crm, demo)
+    assert TableMapping.objects.filter(sync_only_coupled=True).count() == len(demo)
+    assert keep_creating_new_records(False) == 0
+    assert TableMapping.objects.filter(sync_only_coupled=True).count() == len(demo)
+    keep_creating_new_records(True)
+    assert not TableMapping.objects.filter(sync_only_coupled=True, is_enabled=True).exists()
+
+
+def test_failed_records_are_retried_first_and_succeed_once_fixed(crm, demo):
+    seller = Salesperson.objects.create(code="NEW", name="New Seller")
+    customer = Customer.objects.create(no="C99999", name="Brand New Ltd.", salesperson=seller)
+    couple_and_full_sync(crm, demo)
+    coupling = Coupling.objects.get(local_model="erp_app.customer", local_id=customer.pk)
+    assert coupling.last_result_to_crm == SyncResult.FAILURE
+    Customer.objects.filter(pk=customer.pk).update(salesperson=None)
+    Customer.objects.filter(pk=customer.pk).update(modified_at=coupling.created_at)  # not "new"
+    jobs = synchronize(TableMapping.objects.get(name="CUSTOMER"), client=crm,
+                       direction=Direction.TO_CRM)
+    coupling.refresh_from_db()
+    assert coupling.last_result_to_crm == SyncResult.SUCCESS and not coupling.pending_create
+    assert jobs[0].inserted == 1
