@@ -62,6 +62,7 @@ class Run:
         self.fields = [fm for fm in every if fm.applies_to(self.direction)]
         self.bidirectional = [fm for fm in every if fm.direction == Direction.BIDIRECTIONAL]
         self.local_key = key_field(self.model)
+        self.primary_name = metadata.entity(self.entity, fetch=False).primary_name
 
     # --- describing records in messages ------------------------------------------------------
     @property
@@ -72,8 +73,7 @@ class Run:
         return f"{self.table_caption} {record_key(record)}"
 
     def remote_label(self, row: dict | None, remote_id=None) -> str:
-        entity = metadata.entity(self.entity, fetch=False)
-        name = (row or {}).get(entity.primary_name) if entity.primary_name else None
+        name = (row or {}).get(self.primary_name) if self.primary_name else None
         ident = name or remote_id or (row or {}).get(self.key)
         return f"{self.entity} {ident}"
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
+from couplings_app.sync.bulk import bulk_set
 from couplings_app.sync.compare import same, stamp
 from couplings_app.sync.context import Run
 from couplings_app.sync.lookups import FromCrmLookups
@@ -232,7 +233,7 @@ class FromCrm:
         fields = sorted({name for *_, names in updates for name in names})
         written = _bulk_or_one_by_one(
             [r for _, _, r, _ in updates],
-            lambda objs: self.model._default_manager.bulk_update(objs, fields, batch_size=1000),
+            lambda objs: bulk_set(self.model, objs, fields),
             lambda obj: obj.save())
         for (row, coupling, record, _), error in zip(updates, written, strict=True):
             if error is not None:
@@ -272,7 +273,7 @@ class FromCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_modified_at", RESULT, "last_job_from_crm",
                   "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error"]
-        Coupling.objects.bulk_update(couplings, fields, batch_size=1000)
+        bulk_set(Coupling, couplings, fields)
 
 
 class PathTargets:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
+from couplings_app.sync.bulk import bulk_set
 from couplings_app.sync import rules
 from couplings_app.sync.compare import remote_date_equal, same, stamp
 from couplings_app.sync.context import Run, web_name
@@ -258,7 +259,7 @@ class ToCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_id", RESULT, "last_job_to_crm", "last_synced_at",
                   "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error"]
-        Coupling.objects.bulk_update([c for c in couplings if c.pk], fields, batch_size=1000)
+        bulk_set(Coupling, couplings, fields)
 
 
 def _already_exists(result) -> bool:

@@ -46,7 +46,8 @@ def test_full_synchronization_creates_and_couples_field_by_field(crm, demo):
     assert account["emailaddress1"] == customer.email
     assert Decimal(str(account["creditlimit"])) == customer.credit_limit_lcy
     assert account["customertypecode"] == 3
-    owner = Coupling.objects.get(local_model="erp_app.salesperson", local_id=customer.salesperson_id)
+    owner = Coupling.objects.get(local_model="erp_app.salesperson",
+                                 local_id=customer.salesperson_id)
     assert account["_ownerid_value"] == str(owner.remote_id)
     to_crm = by_name(jobs, "CUSTOMER", Direction.TO_CRM)[0]
     assert to_crm.inserted > 0 and to_crm.coupled == to_crm.inserted

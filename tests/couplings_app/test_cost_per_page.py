@@ -1,0 +1,73 @@
+"""Cost follows the page, not its size: queries and requests per page are constant."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from couplings_app.sync.coupling import match_based_coupling
+from couplings_app.sync.runner import synchronize_records
+from dataverse import BatchOperation
+from erp_app.models import Customer, Salesperson
+from mappings_app.choices import Direction
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
+
+
+def measure(crm, mapping, direction, **ids):
+    requests_before = crm.request_count
+    with CaptureQueriesContext(connection) as queries:
+        job = synchronize_records(mapping, direction, client=crm, only_coupled=False, **ids)
+    return len(queries), crm.request_count - requests_before, job
+
+
+@pytest.fixture
+def coupled_basics(crm, demo):
+    for name in ("CURRENCY", "SALESPEOPLE", "CUSTOMER"):
+        match_based_coupling(demo[name], client=crm)
+    crm.who_am_i()  # asked once per client; not a cost of the page
+    return demo
+
+
+def test_to_crm_costs_the_same_for_a_page_of_10_or_60(crm, coupled_basics):
+    seller = Salesperson.objects.get(code="JR")
+
+    def customers(n, prefix):
+        return [c.pk for c in Customer.objects.bulk_create([
+            Customer(no=f"{prefix}{i:05d}", name=f"Bulk {prefix} {i}", city="Atlanta",
+                     salesperson=seller) for i in range(n)])]
+
+    small = measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM,
+                    local_ids=customers(10, "S"))
+    large = measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM,
+                    local_ids=customers(60, "L"))
+    assert (small[2].inserted, large[2].inserted) == (10, 60)
+    assert large[0] == small[0], "queries grew with the page"
+    assert large[1] == small[1], "requests grew with the page"
+
+
+def test_from_crm_costs_the_same_for_a_page_of_10_or_60(crm, coupled_basics, as_crm_user):
+    def accounts(n, prefix):
+        results = as_crm_user.batch([BatchOperation("POST", "accounts", data={
+            "name": f"{prefix} account {i}", "customertypecode": 3,
+            "accountnumber": f"{prefix}{i:05d}"}) for i in range(n)])
+        return [r.id for r in results]
+
+    small = measure(crm, coupled_basics["CUSTOMER"], Direction.FROM_CRM,
+                    remote_ids=accounts(10, "S"))
+    large = measure(crm, coupled_basics["CUSTOMER"], Direction.FROM_CRM,
+                    remote_ids=accounts(60, "L"))
+    assert (small[2].inserted, large[2].inserted) == (10, 60)
+    assert large[0] == small[0], "queries grew with the page"
+    assert large[1] == small[1], "requests grew with the page"
+
+
+def test_an_update_page_costs_the_same_for_10_or_60(crm, coupled_basics):
+    seller = Salesperson.objects.get(code="JR")
+    pks = [c.pk for c in Customer.objects.bulk_create([
+        Customer(no=f"U{i:05d}", name=f"Update {i}", salesperson=seller) for i in range(70)])]
+    measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM, local_ids=pks)
+    Customer.objects.filter(pk__in=pks).update(city="Changed")
+    small = measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM, local_ids=pks[:10])
+    large = measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM, local_ids=pks[10:])
+    assert (small[2].modified, large[2].modified) == (10, 60)
+    assert large[0] == small[0] and large[1] == small[1]
