@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
-from couplings_app.sync.bulk import bulk_set
 from couplings_app.sync import rules
+from couplings_app.sync.bulk import bulk_set
 from couplings_app.sync.compare import remote_date_equal, same, stamp
 from couplings_app.sync.context import Run, web_name
 from couplings_app.sync.lookups import ToCrmLookups, bind_name
