@@ -155,3 +155,18 @@ class SyncError(models.Model):
 
     def __str__(self):
         return self.message[:80]
+
+
+class MappingLock(models.Model):
+    """One run per mapping at a time, across workers and machines: a run claims the mapping's
+    row with a conditional UPDATE (exactly one claimant gets 1 row) and releases it at the end.
+    A claim whose job shows no sign of life for a while is taken over (its worker died)."""
+
+    mapping = models.OneToOneField(TableMapping, on_delete=models.CASCADE, related_name="lock",
+                                   primary_key=True)
+    job = models.ForeignKey(SyncJob, on_delete=models.SET_NULL, null=True, blank=True,
+                            related_name="+")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.mapping} ({'free' if self.job_id is None else f'job #{self.job_id}'})"

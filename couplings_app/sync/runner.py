@@ -8,13 +8,15 @@ watermark to the run's start (never backwards; never past a CRM record not yet c
 """
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
+from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
-from couplings_app.models import Coupling, SyncJob
+from couplings_app.models import Coupling, MappingLock, SyncJob
 from couplings_app.sync import rules
 from couplings_app.sync.context import PAGE_SIZE, Run
 from couplings_app.sync.from_crm import FromCrm
@@ -47,16 +49,36 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
                                only_coupled=only_coupled, trigger=trigger, user=user,
                                client=opened, page_size=page_size, jobs=jobs)
     integration_user = Connection.get().integration_user_id or _who_am_i(client)
-    done = []
-    for index, run_direction in enumerate(runs):
-        job = jobs[index] if jobs and index < len(jobs) else SyncJob.objects.create(
-            mapping=mapping, mapping_name=mapping.name, direction=run_direction, full=full,
-            trigger=trigger, triggered_by=user)
-        done.append(run_one(mapping, job, run_direction, client=client, full=full,
-                            only_coupled=mapping.sync_only_coupled if only_coupled is None
-                            else only_coupled, integration_user=integration_user,
-                            page_size=page_size))
-    return done
+    planned = [jobs[i] if jobs and i < len(jobs) else SyncJob.objects.create(
+        mapping=mapping, mapping_name=mapping.name, direction=run_direction, full=full,
+        trigger=trigger, triggered_by=user) for i, run_direction in enumerate(runs)]
+    with claimed(mapping, planned) as ok:
+        if not ok:
+            return planned
+        return [run_one(mapping, job, run_direction, client=client, full=full,
+                        only_coupled=mapping.sync_only_coupled if only_coupled is None
+                        else only_coupled, integration_user=integration_user,
+                        page_size=page_size)
+                for job, run_direction in zip(planned, runs, strict=True)]
+
+
+@contextmanager
+def claimed(mapping, jobs):
+    """Runs under the mapping's claim; jobs that cannot get it are reported, not run."""
+    if locks.claim(mapping, jobs[0]):
+        try:
+            yield True
+        finally:
+            locks.release(mapping, jobs[0])
+        return
+    holder = getattr(MappingLock.objects.filter(mapping=mapping).first(), "job_id", None)
+    message = (f"Not run: job #{holder} of {mapping.name} is still running. It was not started "
+               "twice; the next run picks up the changes.")
+    SyncJob.objects.filter(pk__in=[j.pk for j in jobs]).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now(), message=message)
+    for job in jobs:
+        job.refresh_from_db()
+    yield False
 
 
 def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=(),
@@ -81,8 +103,12 @@ def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=
                                        select=run.remote_select())
                 yield list(rows.values())
 
-    return run_one(mapping, job, direction, client=client, full=True, only_coupled=only_coupled,
-                   integration_user=integration_user, pages=pages, move=False)
+    with claimed(mapping, [job]) as ok:
+        if not ok:
+            return job
+        return run_one(mapping, job, direction, client=client, full=True,
+                       only_coupled=only_coupled, integration_user=integration_user,
+                       pages=pages, move=False)
 
 
 def _who_am_i(client):

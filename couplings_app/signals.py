@@ -1,0 +1,68 @@
+"""Reactions to changes made outside the engine (the engine writes in bulk: no signals).
+
+- A table mapping saved: its job queue entry follows (created, re-timed, removed).
+- An ERP record of a mapped table saved: its mapping's next run is brought forward.
+- An ERP record deleted: it loses its couplings; the CRM record is deleted too only when the
+  mapping asks for it (Delete Coupled CRM Record).
+"""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from couplings_app.models import Coupling
+from mappings_app.models import TableMapping
+
+
+@receiver(post_save, sender=TableMapping)
+def mapping_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    from couplings_app.tasks import ensure_schedule
+
+    ensure_schedule(instance)
+
+
+@receiver(post_delete, sender=TableMapping)
+def mapping_deleted(sender, instance, **kwargs):
+    from django_q.models import Schedule
+
+    from couplings_app.tasks import SCHEDULE_PREFIX
+
+    Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{instance.name}").delete()
+
+
+def _mappings_of(instance):
+    label = instance._meta.label_lower
+    return list(TableMapping.objects.filter(local_model=label))
+
+
+def record_saved(sender, instance, raw=False, **kwargs):
+    if raw:
+        return
+    from couplings_app.tasks import bring_forward
+
+    for mapping in _mappings_of(instance):
+        bring_forward(mapping)
+
+
+def record_deleted(sender, instance, **kwargs):
+    label = instance._meta.label_lower
+    couplings = list(Coupling.objects.filter(local_model=label, local_id=instance.pk)
+                     .select_related("mapping"))
+    to_delete = [(c.mapping.remote_entity_set, str(c.remote_id)) for c in couplings
+                 if c.mapping and c.mapping.delete_remote_with_local and not c.pending_create]
+    Coupling.objects.filter(pk__in=[c.pk for c in couplings]).delete()
+    if to_delete:
+        from django_q.tasks import async_task
+
+        transaction.on_commit(lambda: async_task("couplings_app.tasks.delete_remote_task",
+                                                 to_delete, task_name="Delete coupled records"))
+
+
+def connect_erp_models():
+    from django.apps import apps
+
+    for model in apps.get_app_config("erp_app").get_models():
+        post_save.connect(record_saved, sender=model, dispatch_uid=f"sync-saved-{model}")
+        post_delete.connect(record_deleted, sender=model, dispatch_uid=f"sync-deleted-{model}")
