@@ -1,0 +1,107 @@
+"""One run per mapping, job queue entries, event-driven runs, tasks that call the engine."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_q.models import Schedule
+
+from couplings_app import locks, tasks
+from couplings_app.choices import JobStatus, JobTrigger
+from couplings_app.models import Coupling, SyncJob
+from couplings_app.sync.coupling import match_based_coupling
+from couplings_app.sync.runner import synchronize
+from erp_app.models import Customer
+from mappings_app.models import TableMapping
+
+pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
+
+
+def new_job(mapping, status=JobStatus.QUEUED, heartbeat=None):
+    return SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name, status=status,
+                                  heartbeat_at=heartbeat)
+
+
+def test_only_one_claim_per_mapping(demo):
+    mapping = demo["CUSTOMER"]
+    first, second = new_job(mapping), new_job(mapping)
+    assert locks.claim(mapping, first)
+    assert not locks.claim(mapping, second)
+    locks.release(mapping, first)
+    assert locks.claim(mapping, second)
+
+
+def test_a_dead_workers_claim_is_taken_over_and_its_job_failed(demo):
+    mapping = demo["CUSTOMER"]
+    long_ago = timezone.now() - timedelta(hours=1)
+    dead = new_job(mapping, JobStatus.RUNNING, heartbeat=long_ago)
+    assert locks.claim(mapping, dead)
+    fresh = new_job(mapping)
+    assert locks.claim(mapping, fresh)
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED and "stopped" in dead.message
+
+
+def test_a_second_trigger_while_one_runs_is_reported_not_run(crm, demo):
+    mapping = demo["CUSTOMER"]
+    running = new_job(mapping, JobStatus.RUNNING, heartbeat=timezone.now())
+    assert locks.claim(mapping, running)
+    jobs = synchronize(mapping, client=crm)
+    assert all(job.status == JobStatus.CANCELLED for job in jobs)
+    assert f"job #{running.pk} of CUSTOMER is still running" in jobs[0].message
+
+
+def test_every_enabled_mapping_has_a_job_queue_entry(demo):
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert {f"sync:{name}" for name in demo} <= names
+    schedule = Schedule.objects.get(name="sync:CUSTOMER")
+    assert (schedule.minutes, schedule.schedule_type) == (30, Schedule.MINUTES)
+    tasks.ensure_schedules()
+    tasks.ensure_schedules()
+    assert Schedule.objects.filter(name="sync:CUSTOMER").count() == 1
+    assert Schedule.objects.filter(name=tasks.STATISTICS_SCHEDULE).count() == 1
+    customer_mapping = TableMapping.objects.get(name="CUSTOMER")
+    customer_mapping.is_enabled = False
+    customer_mapping.save()
+    assert not Schedule.objects.filter(name="sync:CUSTOMER").exists()
+
+
+def test_a_record_change_brings_the_next_run_forward_once(demo):
+    Schedule.objects.filter(name="sync:CUSTOMER").update(
+        next_run=timezone.now() + timedelta(minutes=25))
+    customer = Customer.objects.first()
+    customer.city = "Changed"
+    customer.save()
+    next_run = Schedule.objects.get(name="sync:CUSTOMER").next_run
+    assert next_run <= timezone.now() + timedelta(seconds=31)
+    customer.save()
+    assert Schedule.objects.get(name="sync:CUSTOMER").next_run == next_run
+
+
+def test_no_bring_forward_when_the_mapping_disables_it(demo):
+    TableMapping.objects.filter(name="CUSTOMER").update(disable_event_rescheduling=True)
+    later = timezone.now() + timedelta(minutes=25)
+    Schedule.objects.filter(name="sync:CUSTOMER").update(next_run=later)
+    Customer.objects.first().save()
+    assert Schedule.objects.get(name="sync:CUSTOMER").next_run == later
+
+
+def test_a_deleted_erp_record_loses_its_coupling(crm, demo):
+    match_based_coupling(demo["CUSTOMER"], client=crm)
+    coupling = Coupling.objects.filter(local_model="erp_app.customer").first()
+    customer = Customer.objects.get(pk=coupling.local_id)
+    customer.posted_invoices.all().delete()
+    customer.delete()
+    assert not Coupling.objects.filter(pk=coupling.pk).exists()
+    assert crm.get("accounts", str(coupling.remote_id))  # the CRM record is left alone
+
+
+def test_enqueued_jobs_run_through_the_task(crm, demo, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)  # django-q2 runs the task inline
+    jobs = tasks.enqueue_mapping(demo["CURRENCY"], trigger=JobTrigger.USER)
+    for job in jobs:
+        job.refresh_from_db()
+    assert [job.status for job in jobs] == [JobStatus.SUCCEEDED]
+    assert jobs[0].trigger == JobTrigger.USER
