@@ -1,6 +1,7 @@
 """Filters (django-filter) of the Integration Table Mappings and Transformation Rules lists."""
 
 import django_filters
+from django import forms
 
 from mappings_app.choices import Direction, TransformationType
 from mappings_app.models import TableMapping, TransformationRule
@@ -25,7 +26,10 @@ class TableMappingFilterSet(SearchFilterSet):
     local_model = django_filters.ChoiceFilter(label="Table", choices=[])
     remote_entity = django_filters.ChoiceFilter(label="Integration Table", choices=[])
     direction = django_filters.ChoiceFilter(choices=Direction.choices, label="Direction")
-    is_enabled = django_filters.BooleanFilter(label="Enabled")
+    is_enabled = django_filters.BooleanFilter(
+        label="Enabled",
+        widget=forms.Select(choices=[("", "(any)"), ("true", "Yes"), ("false", "No")]),
+    )
 
     class Meta:
         model = TableMapping

@@ -239,7 +239,7 @@ class FieldMappingForm(BootstrapModelForm):
             "match_priority",
         ]
         widgets = {
-            "position": forms.NumberInput(attrs={"style": "width: 5.5em"}),
+            "position": forms.NumberInput(attrs={"style": "width: 4.5em"}),
             "match_priority": forms.NumberInput(attrs={"style": "width: 4.5em"}),
         }
 

@@ -27,6 +27,7 @@ class PreviewRow:
     source_value: Any
     result: Any = None
     error: str = ""
+    option_label: str = ""  # the CRM option a number stands for, e.g. 2 → DHL
 
     @property
     def is_reference(self) -> bool:
@@ -46,7 +47,7 @@ class PreviewRow:
 
 
 def _shown(value) -> str:
-    if value is None:
+    if value is None or value == "":
         return "(empty)"
     if isinstance(value, values.Reference):
         return str(value)
@@ -92,14 +93,18 @@ def find_local(mapping, key: str):
 
 
 def remote_records(mapping, query: str, client, limit: int = 10) -> list[dict]:
-    """CRM records: the one with this id, or those whose primary name contains the text."""
+    """CRM records: the one with this id, or those within the mapping's Integration Table
+    Filter whose primary name contains the text."""
     entity = metadata.entity(mapping.remote_entity)
     key = mapping.remote_key or entity.primary_id
     query = (query or "").strip()
     if is_guid(query):
         return list(client.get_many(mapping.remote_entity_set, key, [query]).values())
     name = entity.primary_name
-    clause = f"contains({name},{quote_string(query)})" if query and name else None
+    clauses = [f"({mapping.remote_filter})"] if mapping.remote_filter.strip() else []
+    if query and name:
+        clauses.append(f"contains({name},{quote_string(query)})")
+    clause = " and ".join(clauses) or None
     orderby = [name] if name else None
     return list(
         client.iter_rows(mapping.remote_entity_set, filter=clause, orderby=orderby, top=limit)
@@ -138,6 +143,9 @@ def preview_to_remote(mapping, record) -> list[PreviewRow]:
                 row.result = values.to_remote(fm, source_value, attribute)
             except values.ValueProblem as exc:
                 row.error = str(exc)
+            options = attribute.get("options") or {}
+            if isinstance(row.result, int) and not isinstance(row.result, bool):
+                row.option_label = options.get(str(row.result), "")
         rows.append(row)
     return rows
 

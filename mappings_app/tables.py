@@ -30,15 +30,19 @@ class FilterColumn(tables.Column):
         return format_html('<span title="{}">{}</span>', value, cut)
 
 
+SMALL = {"td": {"class": "small"}}
+
+
 class TableMappingTable(BaseTable):
     sync_position = tables.Column("Order", attrs={"td": {"class": "text-end"}})
-    name = tables.Column(linkify=True)
-    local_model = tables.Column("Table")
+    name = tables.Column(attrs={"td": {"style": "min-width: 9rem; max-width: 13rem"}})
+    local_model = tables.Column("Table", attrs={"td": {"style": "max-width: 8rem"}})
     remote_entity = tables.Column("Integration Table")
-    local_filter = FilterColumn("Table Filter")
-    remote_filter = FilterColumn("Integration Table Filter")
-    local_synced_until = tables.DateTimeColumn(format="Y-m-d H:i")
-    remote_synced_until = tables.DateTimeColumn(format="Y-m-d H:i")
+    local_filter = FilterColumn("Table Filter", length=16)
+    remote_filter = FilterColumn("Integration Table Filter", length=16)
+    local_synced_until = tables.DateTimeColumn(format="Y-m-d H:i", attrs=SMALL)
+    remote_synced_until = tables.DateTimeColumn(format="Y-m-d H:i", attrs=SMALL)
+    direction = tables.Column(attrs=SMALL)
     is_enabled = tables.BooleanColumn()
     sync_only_coupled = tables.BooleanColumn()
     actions = tables.Column("", empty_values=(), orderable=False)
@@ -49,7 +53,6 @@ class TableMappingTable(BaseTable):
             "pk",
             "sync_position",
             "name",
-            "description",
             "local_model",
             "remote_entity",
             "direction",
@@ -63,6 +66,7 @@ class TableMappingTable(BaseTable):
             "actions",
         )
         order_by = ("sync_position",)
+        attrs = {"class": "table table-sm table-hover align-middle small"}
 
     def __init__(self, *args, user=None, **kwargs):
         self.can_change = bool(user and user.has_perm("mappings_app.change_tablemapping"))
@@ -72,10 +76,20 @@ class TableMappingTable(BaseTable):
             self.exclude = ("pk",)
 
     def render_local_model(self, value):
-        return format_html('<span title="{}">{}</span>', value, table_caption(value))
+        caption = table_caption(value).replace("/", "/\u200b")  # may wrap after the slash
+        return format_html('<span title="{}">{}</span>', value, caption)
 
-    def render_description(self, value):
-        return format_html('<span class="small">{}</span>', value)
+    def render_name(self, value, record):
+        description = record.description
+        cut = description if len(description) <= 40 else description[:39] + "…"
+        return format_html(
+            '<a class="fw-semibold text-nowrap" href="{}">{}</a>'
+            '<div class="small text-body-secondary" title="{}">{}</div>',
+            record.get_absolute_url(),
+            value,
+            description,
+            cut,
+        )
 
     def render_actions(self, record):
         return render_to_string(

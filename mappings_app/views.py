@@ -471,6 +471,7 @@ def tablemapping_preview(request, pk):
     mapping = get_object_or_404(TableMapping, pk=pk)
     form = PreviewForm(request.GET or None)
     context = {"mapping": mapping, "form": form, "rows": None, "error": "", "matches": []}
+    context["table_caption"] = table_caption(mapping.local_model)
     context["local_records"] = [
         (record_key(record), str(record)) for record in preview.local_records(mapping)
     ]
@@ -534,22 +535,16 @@ class TransformationRuleListView(SingleTableMixin, FilterView):
         return context
 
 
-RULE_FIELDS = [
-    "code",
-    "description",
-    "type",
-    "find_value",
-    "replace_value",
-    "regex",
-    "case_sensitive",
-    "start_position",
-    "length",
-    "precision",
-    "rounding_direction",
-    "date_format",
-    "lookup_table",
-    "lookup_default",
-]
+# The parameters each rule type reads; the card shows only those.
+RULE_PARAMETERS = {
+    "replace": ["find_value", "replace_value", "case_sensitive"],
+    "regex_extract": ["regex", "case_sensitive"],
+    "regex_replace": ["regex", "replace_value", "case_sensitive"],
+    "substring": ["start_position", "length"],
+    "round": ["precision", "rounding_direction"],
+    "date_format": ["date_format"],
+    "lookup": ["lookup_table", "lookup_default", "case_sensitive"],
+}
 
 
 def rule_test_result(rule, sample):
@@ -574,7 +569,7 @@ def transformationrule_detail(request, pk):
     if request.htmx:
         return render(request, "mappings_app/_rule_test_result.html", context)
     items = []
-    for name in RULE_FIELDS:
+    for name in ["code", "description", "type", *RULE_PARAMETERS.get(rule.type, [])]:
         field = TransformationRule._meta.get_field(name)
         value = getattr(rule, f"get_{name}_display")() if field.choices else getattr(rule, name)
         if name == "lookup_table":
