@@ -83,3 +83,19 @@ def test_rule_test_swaps_the_result_in_place(page, live_server, admin, screensho
     expect(page.locator("#rule-test-result")).to_contain_text("'ALS'")
     assert "sample=" not in page.url  # htmx swapped the result without leaving the page
     screenshot("mappings-rule-test")
+
+
+def test_edit_shows_a_bad_filter_next_to_its_field(page, live_server, admin, screenshot):
+    call_command("setup_defaults")
+    customer = TableMapping.objects.get(name="CUSTOMER")
+    login(page, live_server, "boss")
+    page.goto(f"{live_server.url}{customer.get_absolute_url()}")
+    expect(page.locator("h1")).to_contain_text("Integration Table Mapping CUSTOMER")
+    screenshot("mappings-table-mapping-card")
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.fill("#id_local_filter", "city = Boston AND nope = 1")
+    page.click("button:has-text('Save')")
+    feedback = page.locator("#id_local_filter ~ .invalid-feedback")
+    expect(feedback).to_contain_text("no field 'nope'")
+    expect(feedback).to_contain_text("(at position 19)")
+    screenshot("mappings-table-mapping-edit-error")
