@@ -45,6 +45,9 @@ class Coupling(models.Model):
     conflict_remote = models.JSONField("CRM version", null=True, blank=True)
     last_error = models.TextField("Last Error", blank=True)
     created_at = models.DateTimeField("Created", default=timezone.now)
+    # Set by Find for Deleted: which side's record no longer exists ("" = both do, or unknown).
+    deleted_side = models.CharField("Deleted Record", max_length=10, blank=True,
+                                    choices=[("local", "ERP record"), ("remote", "CRM record")])
 
     class Meta:
         constraints = [
@@ -170,3 +173,30 @@ class MappingLock(models.Model):
 
     def __str__(self):
         return f"{self.mapping} ({'free' if self.job_id is None else f'job #{self.job_id}'})"
+
+
+class JobQueueHold(models.Model):
+    """A job queue entry (a django-q2 Schedule, named like the schedule) put on hold.
+
+    On Hold (by a person): the schedule's `repeats` is 0, so django-q2's scheduler skips it, and
+    a record change does not wake it. On Hold with Inactivity Timeout (runs found nothing for the
+    mapping's Inactivity Timeout Period): the next run is pushed far ahead, so the first record
+    change (bring_forward) wakes it again, as BC does.
+    """
+
+    MANUAL = "manual"
+    INACTIVITY = "inactivity"
+    REASONS = [(MANUAL, "On Hold"), (INACTIVITY, "On Hold with Inactivity Timeout")]
+
+    schedule_name = models.CharField("Job Queue Entry", max_length=100, unique=True)
+    reason = models.CharField("Status", max_length=20, choices=REASONS, default=MANUAL)
+    held_at = models.DateTimeField("On Hold Since", default=timezone.now)
+    held_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = "job queue entry on hold"
+        permissions = [("manage_jobqueue", "Can hold, release and run job queue entries")]
+
+    def __str__(self):
+        return f"{self.schedule_name} ({self.get_reason_display()})"

@@ -18,9 +18,11 @@ from mappings_app.models import TableMapping
 def mapping_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
+    from couplings_app.jobqueue import follow_mapping
     from couplings_app.tasks import ensure_schedule
 
     ensure_schedule(instance)
+    follow_mapping(instance)
 
 
 @receiver(post_delete, sender=TableMapping)

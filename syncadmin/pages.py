@@ -39,6 +39,31 @@ class ModelPage:
         return f"{opts.app_label}.{action}_{opts.model_name}"
 
 
+class PageExtension:
+    """What another app adds to every page of a site (couplings_app: the Dynamics 365 Sales menu,
+    the Coupled column and filter, bulk actions). Each hook returns its input unchanged by default;
+    `*_templates` are included in the list toolbar / bulk bar / record toolbar."""
+
+    list_templates: tuple[str, ...] = ()
+    bulk_templates: tuple[str, ...] = ()
+    record_templates: tuple[str, ...] = ()
+
+    def list_queryset(self, page, queryset, request):
+        return queryset
+
+    def filterset_class(self, page, filterset_class, request):
+        return filterset_class
+
+    def extra_columns(self, page, request) -> list:
+        return []
+
+    def list_context(self, page, request) -> dict:
+        return {}
+
+    def detail_context(self, page, obj, request) -> dict:
+        return {}
+
+
 class PageSite:
     """The pages of one URL namespace (e.g. "erp")."""
 
@@ -46,6 +71,11 @@ class PageSite:
         self.namespace = namespace
         self.caption = caption
         self._pages: dict[str, ModelPage] = {}
+        self.extensions: list[PageExtension] = []
+
+    def extend(self, extension: PageExtension) -> None:
+        if all(type(e) is not type(extension) for e in self.extensions):
+            self.extensions.append(extension)
 
     def register(self, model, **kwargs) -> ModelPage:
         page = ModelPage(model=model, **kwargs)

@@ -77,16 +77,30 @@ class ObjectListView(PageMixin, SingleTableMixin, FilterView):
     paginate_by = 25
 
     def get_queryset(self):
-        return super().get_queryset().select_related(*related_columns(self.page))
+        queryset = super().get_queryset().select_related(*related_columns(self.page))
+        for extension in self.site.extensions:
+            queryset = extension.list_queryset(self.page, queryset, self.request)
+        return queryset
 
     def get_filterset_class(self):
-        return filterset_for(self.page)
+        filterset_class = filterset_for(self.page)
+        for extension in self.site.extensions:
+            filterset_class = extension.filterset_class(self.page, filterset_class, self.request)
+        return filterset_class
 
     def get_table_class(self):
         return table_for(self.page)
 
+    def get_table_kwargs(self):
+        extra = [c for e in self.site.extensions for c in e.extra_columns(self.page, self.request)]
+        return {"extra_columns": extra} if extra else {}
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        for extension in self.site.extensions:
+            context.update(extension.list_context(self.page, self.request))
+        context["list_templates"] = [t for e in self.site.extensions for t in e.list_templates]
+        context["bulk_templates"] = [t for e in self.site.extensions for t in e.bulk_templates]
         context["add_url"] = self.url("add")
         context["filters_active"] = any(
             value for key, value in self.request.GET.items() if key not in {"page", "sort", "q"}
@@ -110,6 +124,9 @@ class ObjectDetailView(PageMixin, generic.DetailView):
         ]
         context["edit_url"] = self.url("edit", pk=obj.pk)
         context["delete_url"] = self.url("delete", pk=obj.pk)
+        for extension in self.site.extensions:
+            context.update(extension.detail_context(self.page, obj, self.request))
+        context["record_templates"] = [t for e in self.site.extensions for t in e.record_templates]
         return context
 
     @staticmethod

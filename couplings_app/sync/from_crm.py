@@ -35,6 +35,7 @@ class FromCrm:
 
     def process(self, rows: list[dict]) -> None:
         run = self.run
+        run.created_ids = []  # the ERP records this page creates (rules act on them)
         ids = [str(row[run.key]).lower() for row in rows]
         couplings = {str(c.remote_id).lower(): c for c in Coupling.objects.filter(
             remote_entity=run.entity, local_model=self.mapping.local_model, remote_id__in=ids)}
@@ -219,6 +220,7 @@ class FromCrm:
                 continue
             run.counts["inserted"] += 1
             run.counts["coupled"] += 1
+            run.created_ids.append(record.pk)
             coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
                                 local_id=record.pk, remote_entity=run.entity,
                                 remote_id=row[run.key])

@@ -40,7 +40,7 @@ def before_run(run) -> None:
 def after_page(run, page) -> None:
     if run.direction == Direction.FROM_CRM:
         if _is(run, "erp_app.customer", "account"):
-            company_contacts_for_new_customers(run, page)
+            company_contacts_for_new_customers(run, getattr(run, "created_ids", []))
         return
     created = _created_in_job(run, page)
     if not created:
@@ -186,23 +186,24 @@ def remote_template(run) -> dict:
     return values
 
 
-def company_contacts_for_new_customers(run, page) -> None:
+def company_contacts_for_new_customers(run, created_ids) -> None:
     """BC creates a company contact (business relation) for each new customer; the CONTACT
     mapping translates a person's company through it."""
     from erp_app.choices import ContactType
     from erp_app.models import Contact
 
-    new = [c.local_id for c in Coupling.objects.filter(
-        local_model="erp_app.customer", remote_entity=run.entity, last_job_from_crm=run.job,
-        remote_id__in=[row[run.key] for row in page])]
-    customers = run.model._default_manager.filter(pk__in=new).exclude(
-        pk__in=Contact.objects.filter(customer__isnull=False).values("customer_id"))
+    if not created_ids:
+        return
+    customers = run.model._default_manager.filter(pk__in=created_ids).values(
+        "pk", "no", "name", "address", "city", "post_code", "phone_no", "email",
+        "country_region_code", "salesperson_id")
     Contact.objects.bulk_create([
-        Contact(no=f"CT-{c.no}"[:20], type=ContactType.COMPANY, name=c.name, customer=c,
-                address=c.address, city=c.city, post_code=c.post_code, phone_no=c.phone_no,
-                email=c.email, country_region_code=c.country_region_code,
-                salesperson_id=c.salesperson_id)
-        for c in customers], ignore_conflicts=True)
+        Contact(no=f"CT-{c['no']}"[:20], type=ContactType.COMPANY, name=c["name"],
+                customer_id=c["pk"], address=c["address"], city=c["city"],
+                post_code=c["post_code"], phone_no=c["phone_no"], email=c["email"],
+                country_region_code=c["country_region_code"],
+                salesperson_id=c["salesperson_id"])
+        for c in customers], ignore_conflicts=True, batch_size=5000)
 
 
 def complete_payload(run, record, values: dict, create: bool) -> None:

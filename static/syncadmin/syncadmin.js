@@ -7,3 +7,9 @@ document.addEventListener("change", (event) => {
     input.checked = box.checked;
   });
 });
+
+// Forms that ask first: <form data-confirm="Question?">.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+});

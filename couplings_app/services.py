@@ -1,0 +1,460 @@
+"""What the pages' actions do, one function each (views and tasks call these; none repeats them).
+
+Per record: Set Up Coupling (search the CRM, couple, or create), Synchronize Now (with the side
+that changed suggested), the coupled CRM record's address. Per error / skipped coupling: retry,
+synchronize, restore or delete records whose counterpart was deleted, find those, resolve a
+conflict field by field. Per log: delete old entries. The engine (couplings_app.sync) does the
+synchronizing; this module only chooses what to hand it.
+"""
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
+from couplings_app.models import Coupling, SyncError, SyncJob
+from couplings_app.sync.compare import same, stamp
+from couplings_app.sync.context import Run
+from couplings_app.sync.coupling import _finish, _job, couple, uncouple
+from couplings_app.sync.runner import synchronize_records
+from dataverse.errors import DataverseError
+from mappings_app import metadata
+from mappings_app.choices import DeletionConflictResolution, Direction
+from mappings_app.models import Connection, TableMapping
+from mappings_app.values import record_key
+
+LOG_KEEP_DAYS = 7
+SEARCH_LIMIT = 20
+
+
+# --- addresses of both sides --------------------------------------------------------------------
+def local_url(local_model: str, local_id) -> str | None:
+    """The ERP page of a record, from its model label ("erp_app.customer") and id."""
+    if not local_model or local_id is None:
+        return None
+    app_label, _, model_name = local_model.partition(".")
+    if app_label != "erp_app":
+        return None
+    try:
+        return reverse("erp:detail", kwargs={"model": model_name, "pk": local_id})
+    except NoReverseMatch:
+        return None
+
+
+def crm_url(entity_set: str, remote_id, connection: Connection | None = None) -> str | None:
+    """The CRM's page of a record: the embedded CRM's browse page, or Dynamics' main.aspx."""
+    if not entity_set or not remote_id:
+        return None
+    connection = connection or Connection.get()
+    if connection.is_embedded:
+        return reverse("crm_emulator:browse_edit",
+                       kwargs={"set_name": entity_set, "rowid": remote_id})
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(connection.service_root))
+    entity = TableMapping.objects.filter(remote_entity_set=entity_set) \
+        .values_list("remote_entity", flat=True).first() or entity_set
+    return f"{origin}/main.aspx?pagetype=entityrecord&etn={entity}&id={remote_id}"
+
+
+def mappings_of(model) -> list[TableMapping]:
+    return list(TableMapping.objects.filter(local_model=model._meta.label_lower)
+                .order_by("priority", "name"))
+
+
+def coupling_of(mapping, record) -> Coupling | None:
+    return Coupling.objects.filter(local_model=mapping.local_model, local_id=record.pk,
+                                   remote_entity=mapping.remote_entity).first()
+
+
+def label(record) -> str:
+    return f"{str(record._meta.verbose_name).capitalize()} {record_key(record)}"
+
+
+# --- Set Up Coupling ----------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    id: str
+    name: str
+    coupled_to: int | None  # the ERP record id it is coupled to, if any
+
+
+def search_crm(mapping, client, text: str = "", limit: int = SEARCH_LIMIT) -> list[Candidate]:
+    """CRM records of the mapping's entity (within its filter) whose name contains `text`."""
+    primary = metadata.entity(mapping.remote_entity).primary_name
+    clauses = [f"({mapping.remote_filter})"] if mapping.remote_filter.strip() else []
+    text = text.strip()
+    if text and primary:
+        clauses.append(f"contains({primary},'{text.replace(chr(39), chr(39) * 2)}')")
+    select = [mapping.remote_key] + ([primary] if primary else [])
+    rows = next(iter(client.iter_pages(mapping.remote_entity_set, select=select,
+                                       filter=" and ".join(clauses) or None,
+                                       orderby=primary or None, top=limit,
+                                       page_size=limit)), [])
+    ids = [str(r[mapping.remote_key]).lower() for r in rows]
+    taken = {str(remote).lower(): local for remote, local in Coupling.objects.filter(
+        remote_entity=mapping.remote_entity, local_model=mapping.local_model,
+        remote_id__in=ids).values_list("remote_id", "local_id")}
+    return [Candidate(id=i, name=str(r.get(primary) or i), coupled_to=taken.get(i))
+            for i, r in zip(ids, rows, strict=True)]
+
+
+def couple_record(mapping, record, remote_id, *, client, after="", user=None):
+    """Couples, then synchronizes if asked ("to_crm": the ERP's data wins; "from_crm": the
+    CRM's). Returns (coupling, job or None)."""
+    coupling = couple(mapping, record, remote_id, client=client, user=user)
+    job = None
+    if after == Direction.TO_CRM:
+        job = synchronize_records(mapping, Direction.TO_CRM, client=client, local_ids=[record.pk],
+                                  user=user)
+    elif after == Direction.FROM_CRM:
+        # The ERP record counts as unchanged, so the CRM's values are taken without a conflict.
+        Coupling.objects.filter(pk=coupling.pk).update(local_modified_at=record.modified_at)
+        job = synchronize_records(mapping, Direction.FROM_CRM, client=client,
+                                  remote_ids=[coupling.remote_id], user=user)
+    return coupling, job
+
+
+def create_in_crm(mapping, record, *, client, user=None) -> SyncJob:
+    """BC's Create New in Dynamics 365 Sales: a new CRM record, coupled to this one."""
+    return synchronize_records(mapping, Direction.TO_CRM, client=client, local_ids=[record.pk],
+                               only_coupled=False, user=user)
+
+
+# --- Synchronize Now ----------------------------------------------------------------------------
+def directions_of(mapping) -> list[str]:
+    return mapping.runs
+
+
+def suggested_direction(mapping, record, coupling) -> str:
+    """The side that changed since the last synchronization: the ERP's when its record moved on
+    (or the record was never synchronized), else the CRM's."""
+    runs = directions_of(mapping)
+    if len(runs) == 1:
+        return runs[0]
+    if coupling is None or coupling.local_modified_at is None \
+            or record.modified_at != coupling.local_modified_at:
+        return Direction.TO_CRM
+    return Direction.FROM_CRM
+
+
+def synchronize_now(mapping, record, direction, *, client, user=None) -> SyncJob:
+    """One record, one direction, now. An uncoupled record is created on the CRM's side."""
+    coupling = coupling_of(mapping, record)
+    if direction == Direction.FROM_CRM:
+        if coupling is None:
+            raise ValueError(f"{label(record)} is not coupled: there is no CRM record to take "
+                             "its data from. Set up a coupling first.")
+        return synchronize_records(mapping, direction, client=client,
+                                   remote_ids=[coupling.remote_id], user=user)
+    return synchronize_records(mapping, direction, client=client, local_ids=[record.pk],
+                               only_coupled=coupling is not None, user=user)
+
+
+def synchronize_selected(mapping, local_ids, *, client, user=None) -> list[SyncJob]:
+    """The selected ERP records, in each direction of the mapping (to the CRM first)."""
+    jobs = []
+    if Direction.TO_CRM in mapping.runs:
+        jobs.append(synchronize_records(mapping, Direction.TO_CRM, client=client,
+                                        local_ids=list(local_ids), only_coupled=False, user=user))
+    if Direction.FROM_CRM in mapping.runs:
+        remote_ids = list(Coupling.objects.filter(
+            local_model=mapping.local_model, remote_entity=mapping.remote_entity,
+            local_id__in=list(local_ids)).values_list("remote_id", flat=True))
+        if remote_ids:
+            jobs.append(synchronize_records(mapping, Direction.FROM_CRM, client=client,
+                                            remote_ids=remote_ids, user=user))
+    return jobs
+
+
+# --- errors: retry --------------------------------------------------------------------------------
+def retry_errors(errors, *, client, user=None) -> list[SyncJob]:
+    """Synchronizes the records of these errors again, each in the direction it failed; the
+    errors of records that now succeed are deleted (the new job logs those that fail again)."""
+    groups = defaultdict(list)
+    for error in errors:
+        if error.mapping_id:
+            groups[(error.mapping_id, error.direction)].append(error)
+    mappings = TableMapping.objects.in_bulk([m for m, _ in groups])
+    jobs = []
+    for (mapping_id, direction), group in groups.items():
+        mapping = mappings[mapping_id]
+        if direction == Direction.FROM_CRM:
+            ids = sorted({str(e.remote_id) for e in group if e.remote_id})
+            job = synchronize_records(mapping, direction, client=client, remote_ids=ids,
+                                      only_coupled=False, user=user)
+            again = {str(i) for i in job.errors.values_list("remote_id", flat=True)}
+            done = [e.pk for e in group if str(e.remote_id) not in again]
+        else:
+            ids = sorted({e.local_id for e in group if e.local_id is not None})
+            job = synchronize_records(mapping, Direction.TO_CRM, client=client, local_ids=ids,
+                                      only_coupled=False, user=user)
+            again = set(job.errors.values_list("local_id", flat=True))
+            done = [e.pk for e in group if e.local_id not in again]
+        if job.status == JobStatus.SUCCEEDED:
+            SyncError.objects.filter(pk__in=done).delete()
+        jobs.append(job)
+    return jobs
+
+
+def delete_log(model, older_than_days: int | None = None) -> int:
+    """Deletes job log or error log entries (all, or those older than N days). Running and queued
+    jobs stay: their pages still show what they do."""
+    query = model.objects.all()
+    if older_than_days is not None:
+        query = query.filter(created_at__lt=timezone.now() - timedelta(days=older_than_days))
+    if model is SyncJob:
+        query = query.filter(status__in=JobStatus.finished())
+        # The couplings' "last job" links are cleared in one UPDATE each, not per row.
+        ids = query.values("pk")
+        Coupling.objects.filter(last_job_to_crm__in=ids).update(last_job_to_crm=None)
+        Coupling.objects.filter(last_job_from_crm__in=ids).update(last_job_from_crm=None)
+        SyncError.objects.filter(job__in=ids).delete()
+    count = query.count()
+    query.delete()
+    return count
+
+
+# --- skipped and failed couplings -----------------------------------------------------------------
+def problem_couplings():
+    """BC's Coupled Data Synchronization Errors: skipped couplings, and those whose last
+    synchronization failed."""
+    return Coupling.objects.filter(
+        Q(skipped=True) | Q(last_result_to_crm=SyncResult.FAILURE)
+        | Q(last_result_from_crm=SyncResult.FAILURE) | ~Q(deleted_side=""))
+
+
+def retry_couplings(couplings) -> int:
+    """BC's Retry: the skipped records are taken again by the next run (failed ones first)."""
+    return Coupling.objects.filter(pk__in=[c.pk for c in couplings]).update(skipped=False)
+
+
+def retry_all() -> int:
+    return Coupling.objects.filter(skipped=True, deleted_side="").update(skipped=False)
+
+
+def _by_mapping(couplings):
+    groups = defaultdict(list)
+    for coupling in couplings:
+        if coupling.mapping_id:
+            groups[coupling.mapping_id].append(coupling)
+    mappings = TableMapping.objects.in_bulk(list(groups))
+    return [(mappings[m], group) for m, group in groups.items()]
+
+
+def synchronize_couplings(couplings, *, client, user=None) -> list[SyncJob]:
+    """BC's Synchronize on skipped records: the coupled records now, each direction of their
+    mapping (a conflict stays skipped: resolve it first)."""
+    jobs = []
+    for mapping, group in _by_mapping(couplings):
+        if Direction.TO_CRM in mapping.runs:
+            jobs.append(synchronize_records(mapping, Direction.TO_CRM, client=client,
+                                            local_ids=[c.local_id for c in group], user=user))
+        if Direction.FROM_CRM in mapping.runs:
+            jobs.append(synchronize_records(mapping, Direction.FROM_CRM, client=client,
+                                            remote_ids=[c.remote_id for c in group], user=user))
+    return jobs
+
+
+def delete_couplings(couplings, *, user=None) -> list[SyncJob]:
+    return [uncouple(mapping, [c.local_id for c in group], user=user)
+            for mapping, group in _by_mapping(couplings)]
+
+
+def find_deleted(*, client, mappings=None, couplings=None, page_size=1000) -> int:
+    """BC's Find for Deleted: marks couplings whose ERP or CRM record no longer exists (one query
+    and one CRM request per page of couplings) and shows them as skipped. Returns how many."""
+    found = 0
+    mappings = list(mappings) if mappings is not None else list(TableMapping.objects.all())
+    for mapping in mappings:
+        model = mapping.local_model_class
+        if model is None:
+            continue
+        query = Coupling.objects.filter(local_model=mapping.local_model,
+                                        remote_entity=mapping.remote_entity, pending_create=False)
+        if couplings is not None:
+            query = query.filter(pk__in=[c.pk for c in couplings])
+        last = 0
+        while True:
+            page = list(query.filter(pk__gt=last).order_by("pk")[:page_size])
+            if not page:
+                break
+            last = page[-1].pk
+            local = set(model._default_manager.filter(pk__in=[c.local_id for c in page])
+                        .values_list("pk", flat=True))
+            remote = {str(k).lower() for k in client.get_many(
+                mapping.remote_entity_set, mapping.remote_key,
+                [str(c.remote_id) for c in page], select=[mapping.remote_key])}
+            marks = {"local": [], "remote": [], "": []}
+            for coupling in page:
+                side = ("local" if coupling.local_id not in local else
+                        "remote" if str(coupling.remote_id).lower() not in remote else "")
+                marks[side].append(coupling.pk)
+            Coupling.objects.filter(pk__in=marks[""], deleted_side__gt="").update(deleted_side="")
+            for side, what in (("local", "ERP"), ("remote", "CRM")):
+                if marks[side]:
+                    Coupling.objects.filter(pk__in=marks[side]).update(
+                        deleted_side=side, skipped=True,
+                        last_error=f"The {what} record of this coupling was deleted. Restore "
+                                   "it, delete the other record too, or delete the coupling.")
+                    found += len(marks[side])
+    return found
+
+
+def restore_records(couplings, *, client, user=None) -> list[SyncJob]:
+    """BC's Restore Records: the deleted side is created again from the remaining one, and
+    coupled (the engine's Restore Records resolution, for these couplings only)."""
+    find_deleted(client=client, mappings=TableMapping.objects.filter(
+        pk__in={c.mapping_id for c in couplings}), couplings=couplings)
+    jobs = []
+    fresh = list(Coupling.objects.filter(pk__in=[c.pk for c in couplings]).exclude(
+        deleted_side=""))
+    for mapping, group in _by_mapping(fresh):
+        restoring = copy.copy(mapping)
+        restoring.deletion_conflict_resolution = DeletionConflictResolution.RESTORE
+        to_crm = [c.local_id for c in group if c.deleted_side == "remote"]
+        from_crm = [c.remote_id for c in group if c.deleted_side == "local"]
+        Coupling.objects.filter(pk__in=[c.pk for c in group]).update(deleted_side="",
+                                                                     skipped=False)
+        if to_crm:
+            jobs.append(synchronize_records(restoring, Direction.TO_CRM, client=client,
+                                            local_ids=to_crm, user=user))
+        if from_crm:
+            jobs.append(synchronize_records(restoring, Direction.FROM_CRM, client=client,
+                                            remote_ids=from_crm, user=user))
+    return jobs
+
+
+def delete_records(couplings, *, client, user=None) -> int:
+    """BC's Delete Records: the remaining record of a coupling whose other side was deleted is
+    deleted too, and the coupling with it."""
+    from dataverse import BatchOperation
+
+    find_deleted(client=client, mappings=TableMapping.objects.filter(
+        pk__in={c.mapping_id for c in couplings}), couplings=couplings)
+    fresh = list(Coupling.objects.filter(pk__in=[c.pk for c in couplings]).exclude(
+        deleted_side=""))
+    deleted = 0
+    for mapping, group in _by_mapping(fresh):
+        job = _job(mapping, JobType.UNCOUPLING, JobTrigger.USER, user)
+        local_ids = [c.local_id for c in group if c.deleted_side == "remote"]
+        remote_ids = [str(c.remote_id) for c in group if c.deleted_side == "local"]
+        model = mapping.local_model_class
+        for record in model._default_manager.filter(pk__in=local_ids):
+            record.delete()  # one by one: the ERP's own delete rules and signals apply
+            deleted += 1
+        if remote_ids:
+            results = client.batch([BatchOperation("DELETE", mapping.remote_entity_set, id=i)
+                                    for i in remote_ids], continue_on_error=True)
+            deleted += sum(r.ok for r in results)
+        gone, _ = Coupling.objects.filter(pk__in=[c.pk for c in group]).delete()
+        _finish(job, f"Deleted {len(local_ids)} ERP and {len(remote_ids)} CRM records whose "
+                     "coupled record was deleted.", uncoupled=gone, deleted=len(group))
+    return deleted
+
+
+# --- conflicts --------------------------------------------------------------------------------
+@dataclass
+class FieldVersion:
+    name: str  # the ERP field's attname
+    caption: str
+    remote_attribute: str
+    local: object
+    remote: object
+    differs: bool
+
+
+def _runs(mapping, client):
+    probe = SyncJob(mapping=mapping, mapping_name=mapping.name)
+    return (Run(mapping=mapping, job=probe, client=client, direction=Direction.FROM_CRM),
+            Run(mapping=mapping, job=probe, client=client, direction=Direction.TO_CRM))
+
+
+def compare(coupling, *, client):
+    """Both versions of a coupled pair, field by field (the bidirectional field mappings: the
+    ones a conflict is about), in the ERP's terms. Returns (record, row, [FieldVersion])."""
+    from couplings_app.sync.from_crm import FromCrm, PathTargets
+    from couplings_app.sync.lookups import FromCrmLookups
+    from mappings_app.validation import resolve_local_field
+
+    mapping = coupling.mapping
+    model = mapping.local_model_class
+    record = model._default_manager.filter(pk=coupling.local_id).first()
+    from_run, _ = _runs(mapping, client)
+    row = client.get_many(mapping.remote_entity_set, mapping.remote_key,
+                          [str(coupling.remote_id)], select=from_run.remote_select())
+    row = next(iter(row.values()), None)
+    if record is None or row is None:
+        return record, row, []
+    resolve = FromCrmLookups(from_run, [row])
+    values = FromCrm(from_run).values(row, resolve, PathTargets(from_run, [row], resolve),
+                                      create=False)
+    versions = []
+    for fm in from_run.bidirectional:
+        if not fm.local_field or "." in fm.local_field:
+            continue
+        field, _ = resolve_local_field(model, fm.local_field)
+        name = field.attname
+        if name not in values:
+            continue
+        ours, theirs = getattr(record, name), values[name]
+        if field.is_relation:
+            related = field.related_model._default_manager.in_bulk(
+                [v for v in (ours, theirs) if v is not None])
+            shown = (related.get(ours, ours), related.get(theirs, theirs))
+        else:
+            shown = (ours, theirs)
+        versions.append(FieldVersion(name=name, caption=str(field.verbose_name),
+                                     remote_attribute=fm.remote_attribute, local=shown[0],
+                                     remote=shown[1], differs=not same(ours, theirs)))
+    return record, row, versions
+
+
+def resolve_conflict(coupling, side, fields=None, *, client, user=None) -> SyncJob | None:
+    """Ends a conflict. `side` "local" takes the ERP's version, "remote" the CRM's — of every
+    field, or of `fields` only (the others take the other side's). The chosen values are written
+    where they are missing, through the engine, and the coupling is no longer skipped."""
+    mapping = coupling.mapping
+    record, row, versions = compare(coupling, client=client)
+    if record is None or row is None:
+        raise ValueError("One of the two records no longer exists: use Restore Records or "
+                         "Delete Records instead.")
+    other = "remote" if side == "local" else "local"
+    chosen = {v.name: (side if fields is None or v.name in fields else other) for v in versions}
+    from_run, _ = _runs(mapping, client)
+    job = None
+    if all(s == "remote" for s in chosen.values()) and Direction.FROM_CRM in mapping.runs:
+        # The CRM's version, whole: the ERP record counts as unchanged, so no conflict remains.
+        Coupling.objects.filter(pk=coupling.pk).update(local_modified_at=record.modified_at)
+        job = synchronize_records(mapping, Direction.FROM_CRM, client=client,
+                                  remote_ids=[coupling.remote_id], user=user)
+    else:
+        take = [v for v in versions if chosen[v.name] == "remote" and v.differs]
+        if take:
+            from couplings_app.sync.from_crm import FromCrm, PathTargets
+            from couplings_app.sync.lookups import FromCrmLookups
+
+            resolve = FromCrmLookups(from_run, [row])
+            values = FromCrm(from_run).values(row, resolve, PathTargets(from_run, [row], resolve),
+                                              create=False)
+            for version in take:
+                setattr(record, version.name, values[version.name])
+            record.save()
+        # The CRM's version counts as seen, so the ERP's (now merged) version is sent.
+        Coupling.objects.filter(pk=coupling.pk).update(
+            remote_modified_at=stamp(row.get(mapping.remote_modified_attribute)))
+        if Direction.TO_CRM in mapping.runs:
+            job = synchronize_records(mapping, Direction.TO_CRM, client=client,
+                                      local_ids=[record.pk], user=user)
+    if job is None or not job.failed:
+        Coupling.objects.filter(pk=coupling.pk).update(skipped=False, conflict_local=None,
+                                                       conflict_remote=None, last_error="")
+    return job
+
+
+def is_crm_error(exc) -> bool:
+    return isinstance(exc, (DataverseError, OSError, metadata.MetadataUnavailable))

@@ -1,0 +1,219 @@
+"""Tables (django-tables2) of the job log, the error log, the couplings and the skipped records.
+
+Each page costs the same few queries however long the log: the ERP records a page shows are
+named in one query per table (`RecordLinks`), the CRM side needs no query at all.
+"""
+
+from collections import defaultdict
+
+import django_tables2 as tables
+from django.apps import apps
+from django.urls import reverse
+from django.utils.html import format_html
+
+from couplings_app import services
+from couplings_app.models import Coupling, SyncError, SyncJob
+from mappings_app.values import record_key
+from syncadmin.tables import NUMERIC, BaseTable
+
+SMALL = {"td": {"class": "small text-nowrap"}}
+STAMP = "Y-m-d H:i:s"
+
+
+class RecordLinks:
+    """Names and links of both sides of the rows on the current page."""
+
+    connection = None  # set by the view: one Connection read per page
+
+    def local_link(self, row):
+        if row.local_id is None:
+            return format_html('<span class="text-body-tertiary">—</span>')
+        if not hasattr(self, "_keys"):
+            self._keys = {}
+            groups = defaultdict(set)
+            rows = self.page.object_list if hasattr(self, "page") else self.data
+            for each in rows:
+                if each.local_id is not None and each.local_model:
+                    groups[each.local_model].add(each.local_id)
+            for label, ids in groups.items():
+                try:
+                    model = apps.get_model(label)
+                except (LookupError, ValueError):
+                    continue
+                for obj in model._default_manager.filter(pk__in=ids):
+                    self._keys[(label, obj.pk)] = record_key(obj)
+        key = self._keys.get((row.local_model, row.local_id))
+        caption = _table_caption(row.local_model)
+        if key is None:
+            return format_html('{} {} <span class="badge text-bg-warning">deleted</span>',
+                               caption, getattr(row, "local_label", "") or f"#{row.local_id}")
+        url = services.local_url(row.local_model, row.local_id)
+        return format_html('<a href="{}">{} {}</a>', url, caption, key) if url else key
+
+    def remote_link(self, row, text=None):
+        if not row.remote_id:
+            return format_html('<span class="text-body-tertiary">—</span>')
+        entity_set = row.mapping.remote_entity_set if row.mapping else ""
+        url = services.crm_url(entity_set, row.remote_id, self.connection) if entity_set else None
+        text = text or f"{row.remote_entity} {str(row.remote_id)[:8]}…"
+        return format_html('<a href="{}" title="{}">{}</a>', url, row.remote_id, text) \
+            if url else text
+
+
+def _table_caption(label):
+    try:
+        return str(apps.get_model(label)._meta.verbose_name).capitalize()
+    except (LookupError, ValueError):
+        return label
+
+
+class CountColumn(tables.Column):
+    """A counter; zero is shown faint, a drill-down link when `link` gives one."""
+
+    def __init__(self, *args, link=None, **kwargs):
+        self.link = link
+        kwargs.setdefault("attrs", NUMERIC)
+        super().__init__(*args, **kwargs)
+
+    def render(self, value, record):
+        if not value:
+            return format_html('<span class="text-body-tertiary">0</span>')
+        url = self.link(record) if self.link else None
+        return format_html('<a href="{}">{}</a>', url, value) if url else value
+
+
+def _errors_of(job):
+    return reverse("couplings:syncerror_list") + f"?job={job.pk}"
+
+
+def _records_of(job):
+    return reverse("couplings:coupling_list") + f"?job={job.pk}"
+
+
+class SyncJobTable(BaseTable):
+    id = tables.Column("No.", linkify=True, attrs=NUMERIC)
+    started_at = tables.DateTimeColumn(verbose_name="Start Date/Time", format=STAMP, attrs=SMALL)
+    finished_at = tables.DateTimeColumn(verbose_name="Finish Date/Time", format=STAMP, attrs=SMALL)
+    duration = tables.Column("Duration", empty_values=(), orderable=False, attrs=SMALL)
+    mapping_name = tables.Column("Table Mapping")
+    status = tables.TemplateColumn(template_name="couplings_app/_job_status.html",
+                                   attrs={"td": {"style": "min-width: 9rem"}})
+    inserted = CountColumn(link=_records_of)
+    modified = CountColumn(link=_records_of)
+    deleted = CountColumn()
+    unchanged = CountColumn()
+    skipped = CountColumn(link=lambda j: reverse("couplings:skipped_list") + f"?job={j.pk}")
+    failed = CountColumn(link=_errors_of)
+    coupled = CountColumn(link=_records_of)
+    uncoupled = CountColumn()
+    message = tables.Column(attrs={"td": {"class": "small", "style": "max-width: 22rem"}})
+
+    class Meta(BaseTable.Meta):
+        model = SyncJob
+        fields = ("id", "started_at", "finished_at", "duration", "mapping_name", "type",
+                  "direction", "trigger", "status", "inserted", "modified", "deleted",
+                  "unchanged", "skipped", "failed", "coupled", "uncoupled", "message")
+        attrs = {"class": "table table-sm table-hover align-middle small"}
+
+    def render_duration(self, record):
+        duration = record.duration
+        if duration is None:
+            return "—"
+        seconds = duration.total_seconds()
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+    def render_direction(self, value):
+        return {"to_crm": "To CRM", "from_crm": "From CRM"}.get(value, value or "—")
+
+
+class SyncErrorTable(RecordLinks, BaseTable):
+    created_at = tables.DateTimeColumn(verbose_name="Date/Time", format=STAMP, attrs=SMALL)
+    mapping = tables.Column("Table Mapping", linkify=False)
+    source = tables.Column("Source", empty_values=(), orderable=False)
+    destination = tables.Column("Destination", empty_values=(), orderable=False)
+    job = tables.Column("Job", accessor="job_id", linkify=lambda record: reverse(
+        "couplings:syncjob_detail", kwargs={"pk": record.job_id}) if record.job_id else None)
+    message = tables.TemplateColumn(template_name="couplings_app/_error_message.html",
+                                    attrs={"td": {"style": "max-width: 34rem"}})
+    actions = tables.TemplateColumn(template_name="couplings_app/_error_actions.html",
+                                    verbose_name="", orderable=False)
+
+    class Meta(BaseTable.Meta):
+        model = SyncError
+        fields = ("pk", "created_at", "mapping", "direction", "source", "destination", "job",
+                  "message", "actions")
+        attrs = {"class": "table table-sm table-hover align-middle small"}
+
+    def _sides(self, record):
+        local, remote = self.local_link(record), self.remote_link(record, record.remote_label)
+        return (local, remote) if record.direction != "from_crm" else (remote, local)
+
+    def render_source(self, record):
+        return self._sides(record)[0]
+
+    def render_destination(self, record):
+        return self._sides(record)[1]
+
+    def render_direction(self, value):
+        return {"to_crm": "To CRM", "from_crm": "From CRM"}.get(value, value or "—")
+
+
+def _result(value):
+    colors = {"success": "success", "failure": "danger"}
+    if not value:
+        return format_html('<span class="text-body-tertiary">—</span>')
+    return format_html('<span class="badge text-bg-{}">{}</span>', colors.get(value, "secondary"),
+                       value.capitalize())
+
+
+class CouplingTable(RecordLinks, BaseTable):
+    mapping = tables.Column("Table Mapping")
+    local = tables.Column("ERP Record", empty_values=(), orderable=False)
+    remote = tables.Column("CRM Record", empty_values=(), orderable=False)
+    last_result_to_crm = tables.Column("To CRM", attrs=SMALL)
+    last_result_from_crm = tables.Column("From CRM", attrs=SMALL)
+    skipped = tables.BooleanColumn()
+    last_synced_at = tables.DateTimeColumn(format=STAMP, attrs=SMALL)
+    last_error = tables.Column(attrs={"td": {"class": "small", "style": "max-width: 24rem"}})
+
+    class Meta(BaseTable.Meta):
+        model = Coupling
+        fields = ("pk", "mapping", "local", "remote", "last_result_to_crm",
+                  "last_result_from_crm", "skipped", "pending_create", "last_synced_at",
+                  "last_error")
+        attrs = {"class": "table table-sm table-hover align-middle small"}
+
+    def render_local(self, record):
+        return self.local_link(record)
+
+    def render_remote(self, record):
+        return self.remote_link(record)
+
+    def render_last_result_to_crm(self, value):
+        return _result(value)
+
+    def render_last_result_from_crm(self, value):
+        return _result(value)
+
+
+class SkippedTable(CouplingTable):
+    reason = tables.Column("Reason", empty_values=(), orderable=False)
+    actions = tables.TemplateColumn(template_name="couplings_app/_skipped_actions.html",
+                                    verbose_name="", orderable=False)
+
+    class Meta(CouplingTable.Meta):
+        fields = ("pk", "mapping", "local", "remote", "reason", "last_result_to_crm",
+                  "last_result_from_crm", "last_synced_at", "last_error", "actions")
+
+    def render_reason(self, record):
+        if record.deleted_side:
+            text, color = f"{record.get_deleted_side_display()} deleted", "warning"
+        elif record.conflict_local is not None or record.conflict_remote is not None:
+            text, color = "Conflict", "info"
+        elif record.failed:
+            text, color = "Failed", "danger"
+        else:
+            text, color = "Skipped", "secondary"
+        return format_html('<span class="badge text-bg-{}">{}</span>', color, text)

@@ -1,0 +1,29 @@
+"""Template tags the mappings pages include: the question at the end of a full synchronization,
+and a mapping's No. of Errors / No. of Skipped."""
+
+from django import template
+from django.db.models import Q
+
+from couplings_app.choices import SyncResult
+from couplings_app.models import Coupling, SyncError
+
+register = template.Library()
+
+
+@register.inclusion_tag("couplings_app/_full_sync_question.html", takes_context=True)
+def full_sync_question(context):
+    from couplings_app.views import full_sync_state
+
+    request = context.get("request")
+    state = full_sync_state(request) if request is not None else {}
+    return {**state, "csrf_token": context.get("csrf_token")}
+
+
+@register.simple_tag
+def mapping_counts(mapping) -> dict:
+    failed = Q(last_result_to_crm=SyncResult.FAILURE) | Q(last_result_from_crm=SyncResult.FAILURE)
+    return {
+        "errors": SyncError.objects.filter(mapping=mapping).count(),
+        "skipped": Coupling.objects.filter(mapping=mapping).filter(Q(skipped=True) | failed)
+        .count(),
+    }

@@ -1,0 +1,779 @@
+"""Pages of the couplings, the job log, the error log, the skipped records and the job queue, and
+the synchronization actions of the ERP records, the Connection Setup and the table mappings.
+
+Views are thin: each action is a POST (CSRF) under a permission (403 without it) that calls one
+function of couplings_app.services / tasks / page_tasks / jobqueue, says what it did in a message
+and returns to where the user was (`next`, else the referring page).
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_filters.views import FilterView
+from django_q.models import Schedule
+from django_tables2 import SingleTableMixin
+
+from couplings_app import jobqueue, page_tasks, services, tasks
+from couplings_app.choices import JobStatus
+from couplings_app.filtersets import (
+    CouplingFilterSet,
+    SkippedFilterSet,
+    SyncErrorFilterSet,
+    SyncJobFilterSet,
+)
+from couplings_app.forms import CouplingForm, DirectionForm, selected_ids
+from couplings_app.models import Coupling, SyncError, SyncJob
+from couplings_app.sync.coupling import CouplingRefused, match_based_coupling, uncouple
+from couplings_app.sync.full import duplicate_warnings, keep_creating_new_records
+from couplings_app.tables import CouplingTable, SkippedTable, SyncErrorTable, SyncJobTable
+from mappings_app.choices import Direction
+from mappings_app.connection import crm_client, scrub
+from mappings_app.models import Connection, TableMapping
+
+SYNC = "mappings_app.sync_tablemapping"
+COUPLE = "mappings_app.couple_tablemapping"
+RESOLVE = "couplings_app.resolve_coupling"
+JOBQUEUE = "couplings_app.manage_jobqueue"
+
+
+def permission(*perms):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perms(perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def back(request, default="home"):
+    """Where the user was: a safe `next`, else the referring page of this site, else default."""
+    for target in (request.POST.get("next"), request.GET.get("next"),
+                   request.headers.get("referer")):
+        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+            return redirect(target)
+    return redirect(default)
+
+
+def crm_failed(request, exc, what):
+    messages.error(request, f"{what} did not happen: the CRM did not answer as expected "
+                            f"({scrub(str(exc))}). Test the connection, then try again.")
+
+
+def _queued(jobs) -> str:
+    numbers = ", ".join(f"#{j.pk}" for j in jobs)
+    return f"job{'s' if len(jobs) != 1 else ''} {numbers}"
+
+
+def _job_outcome(request, job, what):
+    if job.status == JobStatus.SUCCEEDED and not job.failed and not job.skipped:
+        messages.success(request, f"{what}: {job.message} (job #{job.pk})")
+    else:
+        messages.warning(request, f"{what}: {job.message} (job #{job.pk}). See its errors.")
+
+
+# --- the ERP record's Dynamics 365 Sales menu ----------------------------------------------------
+def _record(mapping_pk, pk):
+    mapping = get_object_or_404(TableMapping, pk=mapping_pk)
+    model = mapping.local_model_class
+    if model is None:
+        raise Http404("The mapping's table does not exist.")
+    return mapping, get_object_or_404(model, pk=pk)
+
+
+@permission(COUPLE)
+def record_couple(request, mapping, pk):
+    """Set Up Coupling: search the CRM's records and pick one, or create a new one."""
+    mapping, record = _record(mapping, pk)
+    coupling = services.coupling_of(mapping, record)
+    form = CouplingForm(request.POST or None, mapping=mapping)
+    if request.method == "POST":
+        if request.POST.get("create") == "yes":
+            return _create_in_crm(request, mapping, record)
+        if form.is_valid():
+            try:
+                with crm_client() as client:
+                    _, job = services.couple_record(
+                        mapping, record, form.cleaned_data["remote_id"], client=client,
+                        after=form.cleaned_data["after"], user=request.user)
+            except CouplingRefused as exc:
+                messages.error(request, f"{services.label(record)} was not coupled: {exc}")
+            except Exception as exc:  # noqa: BLE001 - the CRM's errors, shown not raised
+                if not services.is_crm_error(exc):
+                    raise
+                crm_failed(request, exc, "The coupling")
+            else:
+                remote_id = form.cleaned_data["remote_id"]
+                messages.success(request, f"{services.label(record)} is coupled to "
+                                          f"{mapping.remote_entity} {remote_id}.")
+                if job is not None:
+                    _job_outcome(request, job, "Synchronized after coupling")
+                return redirect(record.get_absolute_url())
+    text = request.GET.get("q", "")
+    candidates, problem = [], None
+    try:
+        with crm_client() as client:
+            candidates = services.search_crm(mapping, client, text)
+    except Exception as exc:  # noqa: BLE001
+        if not services.is_crm_error(exc):
+            raise
+        problem = f"The CRM could not be searched: {scrub(str(exc))}"
+    return render(request, "couplings_app/record_couple.html", {
+        "mapping": mapping, "record": record, "label": services.label(record),
+        "coupling": coupling, "form": form, "q": text, "candidates": candidates,
+        "problem": problem, "can_create": Direction.TO_CRM in mapping.runs,
+    })
+
+
+def _create_in_crm(request, mapping, record):
+    if Direction.TO_CRM not in mapping.runs:
+        raise PermissionDenied
+    try:
+        with crm_client() as client:
+            job = services.create_in_crm(mapping, record, client=client, user=request.user)
+    except Exception as exc:  # noqa: BLE001
+        if not services.is_crm_error(exc):
+            raise
+        crm_failed(request, exc, "Creating the CRM record")
+    else:
+        _job_outcome(request, job, f"Created {services.label(record)} in the CRM")
+    return redirect(record.get_absolute_url())
+
+
+@require_POST
+@permission(COUPLE)
+def record_match(request, mapping, pk):
+    mapping, record = _record(mapping, pk)
+    try:
+        with crm_client() as client:
+            outcome = match_based_coupling(mapping, client=client, local_ids=[record.pk],
+                                           user=request.user)
+    except CouplingRefused as exc:
+        messages.error(request, str(exc))
+    except Exception as exc:  # noqa: BLE001
+        if not services.is_crm_error(exc):
+            raise
+        crm_failed(request, exc, "Match-based coupling")
+    else:
+        if outcome.coupled:
+            messages.success(request, f"{services.label(record)} is coupled to "
+                                      f"{mapping.remote_entity} {outcome.coupled[0][1]}.")
+        elif outcome.ambiguous:
+            messages.warning(request, f"{services.label(record)} matches more than one "
+                                      f"{mapping.remote_entity}: choose one with Set Up Coupling.")
+        else:
+            messages.warning(request, f"No uncoupled {mapping.remote_entity} matches "
+                                      f"{services.label(record)}. Use Set Up Coupling.")
+    return back(request, record.get_absolute_url())
+
+
+@permission(SYNC)
+def record_sync(request, mapping, pk):
+    """Synchronize Now: one record, now; a bidirectional mapping asks the direction first,
+    suggesting the side that changed."""
+    mapping, record = _record(mapping, pk)
+    coupling = services.coupling_of(mapping, record)
+    form = DirectionForm(request.POST or None, mapping=mapping)
+    if request.method != "POST" or (len(mapping.runs) > 1 and not form.is_valid()):
+        return render(request, "couplings_app/record_sync.html", {
+            "mapping": mapping, "record": record, "label": services.label(record),
+            "coupling": coupling,
+            "suggested": services.suggested_direction(mapping, record, coupling),
+            "next": request.GET.get("next", ""),
+        })
+    direction = form.cleaned_data["direction"] if len(mapping.runs) > 1 else mapping.runs[0]
+    try:
+        with crm_client() as client:
+            job = services.synchronize_now(mapping, record, direction, client=client,
+                                           user=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    except Exception as exc:  # noqa: BLE001
+        if not services.is_crm_error(exc):
+            raise
+        crm_failed(request, exc, "The synchronization")
+    else:
+        _job_outcome(request, job, f"Synchronized {services.label(record)}")
+    target = request.POST.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return redirect(target)
+    return redirect(record.get_absolute_url())
+
+
+@require_POST
+@permission(COUPLE)
+def record_uncouple(request, mapping, pk):
+    mapping, record = _record(mapping, pk)
+    job = uncouple(mapping, [record.pk], user=request.user)
+    messages.success(request, f"Deleted the coupling of {services.label(record)} (job #{job.pk}).")
+    return back(request, record.get_absolute_url())
+
+
+@require_GET
+@permission("couplings_app.view_syncjob", "couplings_app.view_syncerror")
+def record_log(request, mapping, pk):
+    """Synchronization Log of one record: its coupling, the jobs that touched it, its errors."""
+    mapping, record = _record(mapping, pk)
+    coupling = services.coupling_of(mapping, record)
+    errors = SyncError.objects.filter(local_model=mapping.local_model, local_id=record.pk)
+    if coupling is not None:
+        errors = errors | SyncError.objects.filter(remote_entity=mapping.remote_entity,
+                                                   remote_id=coupling.remote_id)
+    errors = list(errors.order_by("-created_at")[:100])
+    job_ids = {e.job_id for e in errors if e.job_id}
+    if coupling is not None:
+        job_ids |= {coupling.last_job_to_crm_id, coupling.last_job_from_crm_id} - {None}
+    jobs = SyncJob.objects.filter(pk__in=job_ids).order_by("-created_at")
+    return render(request, "couplings_app/record_log.html", {
+        "mapping": mapping, "record": record, "label": services.label(record),
+        "coupling": coupling, "errors": errors, "jobs": jobs,
+        "crm_url": services.crm_url(mapping.remote_entity_set, coupling.remote_id)
+        if coupling else None,
+    })
+
+
+@require_GET
+def record_crm(request, mapping, pk):
+    mapping, record = _record(mapping, pk)
+    if not request.user.has_perm(f"erp_app.view_{record._meta.model_name}"):
+        raise PermissionDenied
+    coupling = services.coupling_of(mapping, record)
+    if coupling is None:
+        messages.warning(request, f"{services.label(record)} is not coupled to a CRM record.")
+        return redirect(record.get_absolute_url())
+    return redirect(services.crm_url(mapping.remote_entity_set, coupling.remote_id))
+
+
+@require_POST
+def records_bulk(request, mapping, action):
+    """The selected rows of an ERP list: couple by matching, synchronize, delete couplings."""
+    mapping = get_object_or_404(TableMapping, pk=mapping)
+    perm = {"match": COUPLE, "sync": SYNC, "uncouple": COUPLE}.get(action)
+    if perm is None:
+        raise Http404
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+    ids = selected_ids(request)
+    if not ids:
+        messages.warning(request, "Select one or more records first.")
+        return back(request)
+    count = f"{len(ids)} record{'s' if len(ids) != 1 else ''}"
+    if action == "uncouple":
+        job = uncouple(mapping, ids, user=request.user)
+        messages.success(request, f"{job.message} (job #{job.pk})")
+    elif action == "match":
+        page_tasks.enqueue("match_selected", mapping.pk, ids, user=request.user,
+                           name=f"{mapping.name} match-based coupling")
+        messages.success(request, f"Queued match-based coupling of {count} ({mapping.name}).")
+    else:
+        page_tasks.enqueue("synchronize_selected", mapping.pk, ids, user=request.user,
+                           name=f"{mapping.name} synchronization of selected records")
+        messages.success(request, f"Queued synchronization of {count} ({mapping.name}).")
+    return back(request)
+
+
+# --- Connection Setup and Integration Table Mappings ------------------------------------------
+@require_POST
+@permission(SYNC)
+def sync_modified(request):
+    """Synchronize Modified Records, all mappings in order."""
+    tasks.enqueue_all(full=False, user=request.user)
+    messages.success(request, "Queued Synchronize Modified Records of every enabled mapping, in "
+                              "the synchronization order. Follow it on the job log.")
+    return back(request, "mappings:connection")
+
+
+@require_POST
+@permission(SYNC)
+def full_sync(request):
+    """Run Full Synchronization: the seeds' warning and the duplicate check, then (confirmed)
+    queued; at the end the connection page asks whether jobs go on creating records."""
+    if request.POST.get("confirm") != "yes":
+        warnings, problem = [], None
+        try:
+            with crm_client() as client:
+                warnings = duplicate_warnings(client)
+        except Exception as exc:  # noqa: BLE001
+            if not services.is_crm_error(exc):
+                raise
+            problem = f"The duplicate check could not read the CRM: {scrub(str(exc))}"
+        return render(request, "couplings_app/full_sync_confirm.html",
+                      {"warnings": warnings, "problem": problem,
+                       "mappings": [m for m in TableMapping.objects.filter(is_enabled=True)]})
+    tasks.enqueue_all(full=True, user=request.user)
+    request.session["full_sync_started"] = timezone.now().isoformat()
+    messages.success(request, "Queued Run Full Synchronization of every enabled mapping. When it "
+                              "has finished, this page asks whether jobs go on creating records.")
+    return redirect("mappings:connection")
+
+
+def full_sync_state(request) -> dict:
+    """For the Connection Setup page: a full synchronization started by this user, and whether
+    it has finished (then the question is asked)."""
+    started = request.session.get("full_sync_started")
+    if not started:
+        return {}
+    since = timezone.datetime.fromisoformat(started)
+    jobs = SyncJob.objects.filter(full=True, created_at__gte=since)
+    pending = jobs.exclude(status__in=JobStatus.finished()).exists()
+    return {"full_sync_running": pending, "full_sync_done": not pending and jobs.exists()}
+
+
+@require_POST
+@permission(SYNC)
+def full_sync_answer(request):
+    keep = request.POST.get("keep") == "yes"
+    request.session.pop("full_sync_started", None)
+    if keep:
+        count = keep_creating_new_records(True)
+        messages.success(request, f"Synch. Only Coupled Records is cleared on {count} mapping"
+                                  f"{'s' if count != 1 else ''}: jobs create records for "
+                                  "uncoupled ones.")
+    else:
+        messages.success(request, "Synch. Only Coupled Records stays as it was on every mapping.")
+    return redirect("mappings:connection")
+
+
+def _mapping_action(request, mapping, action):
+    if action == "sync":
+        jobs = tasks.enqueue_mapping(mapping, user=request.user)
+        return f"Queued synchronization of {mapping.name} ({_queued(jobs)})."
+    if action == "full":
+        jobs = tasks.enqueue_mapping(mapping, full=True, user=request.user)
+        return f"Queued full synchronization of {mapping.name} ({_queued(jobs)})."
+    if action == "match":
+        page_tasks.enqueue("match_selected", mapping.pk, None, user=request.user,
+                           name=f"{mapping.name} match-based coupling")
+        return f"Queued match-based coupling of {mapping.name}."
+    if action == "uncouple":
+        ids = list(Coupling.objects.filter(mapping=mapping).values_list("local_id", flat=True))
+        job = uncouple(mapping, ids, user=request.user)
+        return f"{mapping.name}: {job.message} (job #{job.pk})"
+    if action == "reset":
+        TableMapping.objects.filter(pk=mapping.pk).update(local_synced_until=None,
+                                                          remote_synced_until=None)
+        return f"Cleared the watermarks of {mapping.name}: the next run considers every record."
+    raise Http404
+
+
+MAPPING_ACTIONS = {"sync": SYNC, "full": SYNC, "match": COUPLE, "uncouple": COUPLE,
+                   "reset": "mappings_app.change_tablemapping"}
+
+
+@require_POST
+def mapping_action(request, pk, action):
+    """Synchronize Modified Records / Run Full Synchronization / Match-Based Coupling / Delete
+    Couplings / Reset watermarks of one mapping."""
+    if action not in MAPPING_ACTIONS:
+        raise Http404
+    if not request.user.has_perm(MAPPING_ACTIONS[action]):
+        raise PermissionDenied
+    mapping = get_object_or_404(TableMapping, pk=pk)
+    messages.success(request, _mapping_action(request, mapping, action))
+    return back(request, mapping.get_absolute_url())
+
+
+@require_POST
+def mappings_bulk(request, action):
+    if action not in MAPPING_ACTIONS:
+        raise Http404
+    if not request.user.has_perm(MAPPING_ACTIONS[action]):
+        raise PermissionDenied
+    mappings = list(TableMapping.objects.filter(pk__in=selected_ids(request)))
+    if not mappings:
+        messages.warning(request, "Select one or more table mappings first.")
+    for mapping in mappings:
+        messages.success(request, _mapping_action(request, mapping, action))
+    return back(request, "mappings:tablemapping_list")
+
+
+# --- list pages -----------------------------------------------------------------------------------
+class ListPage(SingleTableMixin, FilterView):
+    perm = ""
+    paginate_by = 50
+    title = ""
+    template_name = "couplings_app/list.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(self.perm):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        table.connection = Connection.get()
+        table.user = self.request.user
+        if not self.show_checkboxes():
+            table.exclude = (*table.exclude, "pk")
+        return table
+
+    def show_checkboxes(self):
+        return True
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["title"] = self.title
+        context["filters_active"] = any(
+            v for k, v in self.request.GET.items() if k not in {"page", "sort"})
+        user = self.request.user
+        context["can"] = {"sync": user.has_perm(SYNC), "couple": user.has_perm(COUPLE),
+                          "resolve": user.has_perm(RESOLVE),
+                          "delete_jobs": user.has_perm("couplings_app.delete_syncjob"),
+                          "delete_errors": user.has_perm("couplings_app.delete_syncerror")}
+        return context
+
+
+class SyncJobList(ListPage):
+    perm = "couplings_app.view_syncjob"
+    title = "Integration Synchronization Jobs"
+    table_class = SyncJobTable
+    filterset_class = SyncJobFilterSet
+    template_name = "couplings_app/syncjob_list.html"
+
+    def get_queryset(self):
+        return SyncJob.objects.all()
+
+    def show_checkboxes(self):
+        return False
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["chart"] = job_chart()
+        return context
+
+
+def job_chart(days=14):
+    """Synchronized and failed records per day over the last `days` days: one query."""
+    since = (timezone.now() - timezone.timedelta(days=days - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    rows = {r["day"]: r for r in SyncJob.objects.filter(created_at__gte=since)
+            .annotate(day=TruncDate("created_at")).values("day")
+            .annotate(inserted=Sum("inserted"), modified=Sum("modified"), deleted=Sum("deleted"),
+                      coupled=Sum("coupled"), failed=Sum("failed"), jobs=Count("pk"))}
+    bars = []
+    for n in range(days):
+        day = (since + timezone.timedelta(days=n)).date()
+        row = rows.get(day) or {}
+        synced = sum(row.get(k) or 0 for k in ("inserted", "modified", "deleted"))
+        bars.append({"day": day, "synced": synced, "failed": row.get("failed") or 0,
+                     "jobs": row.get("jobs") or 0})
+    top = max([b["synced"] + b["failed"] for b in bars] + [1])
+    width, height = 28, 120
+    for i, bar in enumerate(bars):
+        bar["x"] = i * (width + 6) + 4
+        bar["h_synced"] = round(bar["synced"] / top * height, 1)
+        bar["h_failed"] = round(bar["failed"] / top * height, 1)
+        bar["y_synced"] = height + 10 - bar["h_synced"]
+        bar["y_failed"] = bar["y_synced"] - bar["h_failed"]
+    return {"bars": bars, "top": top, "width": width, "height": height,
+            "svg_width": days * (width + 6) + 8,
+            "total_synced": sum(b["synced"] for b in bars),
+            "total_failed": sum(b["failed"] for b in bars)}
+
+
+@require_GET
+@permission("couplings_app.view_syncjob")
+def syncjob_detail(request, pk):
+    job = get_object_or_404(SyncJob.objects.select_related("mapping", "triggered_by"), pk=pk)
+    errors = job.errors.all()[:50]
+    return render(request, "couplings_app/syncjob_detail.html", {
+        "job": job, "errors": errors, "error_count": job.errors.count(),
+        "can_cancel": request.user.has_perm(SYNC),
+    })
+
+
+@require_GET
+@permission("couplings_app.view_syncjob")
+def syncjob_progress(request, pk):
+    """The live status of a running job (htmx polls it; answers 286 when the job is done, which
+    stops the polling)."""
+    job = get_object_or_404(SyncJob, pk=pk)
+    response = render(request, "couplings_app/_job_status.html", {"record": job, "live": True})
+    if job.status in JobStatus.finished():
+        response.status_code = 286
+    return response
+
+
+@require_POST
+@permission(SYNC)
+def syncjob_cancel(request, pk):
+    updated = SyncJob.objects.filter(pk=pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]) \
+        .update(cancel_requested=True)
+    if updated:
+        messages.success(request, f"Asked job #{pk} to stop after its current page.")
+    else:
+        messages.warning(request, f"Job #{pk} is not running.")
+    return back(request, reverse("couplings:syncjob_detail", kwargs={"pk": pk}))
+
+
+def _delete_log(request, model, days, what):
+    count = services.delete_log(model, days)
+    scope = f"older than {days} days" if days else "all"
+    messages.success(request, f"Deleted {count} {what} ({scope}).")
+    return back(request)
+
+
+@require_POST
+@permission("couplings_app.delete_syncjob")
+def syncjob_delete_old(request):
+    return _delete_log(request, SyncJob, services.LOG_KEEP_DAYS, "job log entries")
+
+
+@require_POST
+@permission("couplings_app.delete_syncjob")
+def syncjob_delete_all(request):
+    return _delete_log(request, SyncJob, None, "job log entries")
+
+
+class SyncErrorList(ListPage):
+    perm = "couplings_app.view_syncerror"
+    title = "Integration Synchronization Errors"
+    table_class = SyncErrorTable
+    filterset_class = SyncErrorFilterSet
+    template_name = "couplings_app/syncerror_list.html"
+
+    def get_queryset(self):
+        return SyncError.objects.select_related("mapping")
+
+    def show_checkboxes(self):
+        user = self.request.user
+        return user.has_perm(SYNC) or user.has_perm(COUPLE)
+
+
+def _selected_errors(request):
+    errors = list(SyncError.objects.filter(pk__in=selected_ids(request)).select_related("mapping"))
+    if not errors:
+        messages.warning(request, "Select one or more errors first.")
+    return errors
+
+
+@require_POST
+@permission(SYNC)
+def syncerror_retry(request):
+    """Synchronize: the records of the selected errors again; those that succeed leave the log."""
+    errors = _selected_errors(request)
+    if errors:
+        page_tasks.enqueue("retry_errors", [e.pk for e in errors], user=request.user,
+                           name="Retry synchronization errors")
+        names = sorted({e.mapping.name for e in errors if e.mapping})
+        messages.success(request, f"Queued synchronization of the records of {len(errors)} "
+                                  f"error{'s' if len(errors) != 1 else ''} ({', '.join(names)}).")
+    return back(request, "couplings:syncerror_list")
+
+
+@require_POST
+@permission(COUPLE)
+def syncerror_uncouple(request):
+    errors = _selected_errors(request)
+    by_mapping = {}
+    for error in errors:
+        if error.mapping and error.local_id is not None:
+            by_mapping.setdefault(error.mapping, set()).add(error.local_id)
+    for mapping, ids in by_mapping.items():
+        job = uncouple(mapping, ids, user=request.user)
+        messages.success(request, f"{mapping.name}: {job.message} (job #{job.pk})")
+    return back(request, "couplings:syncerror_list")
+
+
+@require_POST
+@permission("couplings_app.delete_syncerror")
+def syncerror_delete_old(request):
+    return _delete_log(request, SyncError, services.LOG_KEEP_DAYS, "errors")
+
+
+@require_POST
+@permission("couplings_app.delete_syncerror")
+def syncerror_delete_all(request):
+    return _delete_log(request, SyncError, None, "errors")
+
+
+class CouplingList(ListPage):
+    perm = "couplings_app.view_coupling"
+    title = "Couplings"
+    table_class = CouplingTable
+    filterset_class = CouplingFilterSet
+
+    def get_queryset(self):
+        return Coupling.objects.select_related("mapping").order_by("-pk")
+
+    def show_checkboxes(self):
+        return False
+
+
+class SkippedList(ListPage):
+    perm = "couplings_app.view_coupling"
+    title = "Coupled Data Synchronization Errors"
+    table_class = SkippedTable
+    filterset_class = SkippedFilterSet
+    template_name = "couplings_app/skipped_list.html"
+
+    def get_queryset(self):
+        return services.problem_couplings().select_related("mapping").order_by("-pk")
+
+    def show_checkboxes(self):
+        return self.request.user.has_perm(RESOLVE)
+
+
+@require_GET
+@permission("couplings_app.view_coupling")
+def skipped_detail(request, pk):
+    """A skipped coupling: both versions side by side, the differing fields marked, and buttons
+    to take the ERP's or the CRM's value per field or for the whole record."""
+    coupling = get_object_or_404(Coupling.objects.select_related("mapping"), pk=pk)
+    if coupling.mapping is None:
+        raise Http404("The coupling's mapping was deleted.")
+    record, row, versions, problem = None, None, [], None
+    try:
+        with crm_client() as client:
+            record, row, versions = services.compare(coupling, client=client)
+    except Exception as exc:  # noqa: BLE001
+        if not services.is_crm_error(exc):
+            raise
+        problem = f"The CRM's version could not be read: {scrub(str(exc))}"
+    return render(request, "couplings_app/skipped_detail.html", {
+        "coupling": coupling, "mapping": coupling.mapping, "record": record, "row": row,
+        "versions": versions, "problem": problem,
+        "differing": sum(v.differs for v in versions),
+        "local_url": services.local_url(coupling.local_model, coupling.local_id),
+        "crm_url": services.crm_url(coupling.mapping.remote_entity_set, coupling.remote_id),
+        "can_resolve": request.user.has_perm(RESOLVE),
+    })
+
+
+@require_POST
+@permission(RESOLVE)
+def skipped_resolve(request, pk):
+    coupling = get_object_or_404(Coupling.objects.select_related("mapping"), pk=pk)
+    side = request.POST.get("side")
+    if side == "fields":
+        # Per field: the fields ticked "CRM" take the CRM's value, the others the ERP's.
+        fields = {k[len("take_"):] for k, v in request.POST.items()
+                  if k.startswith("take_") and v == "remote"}
+        side_taken, chosen = "remote", fields
+    elif side in ("local", "remote"):
+        side_taken, chosen = side, None
+    else:
+        raise Http404
+    try:
+        with crm_client() as client:
+            job = services.resolve_conflict(coupling, side_taken, chosen, client=client,
+                                            user=request.user)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("couplings:skipped_detail", pk=pk)
+    except Exception as exc:  # noqa: BLE001
+        if not services.is_crm_error(exc):
+            raise
+        crm_failed(request, exc, "Resolving the conflict")
+        return redirect("couplings:skipped_detail", pk=pk)
+    what = {"local": "the ERP's version", "remote": "the CRM's version"}.get(
+        side, "the chosen values")
+    if job is not None and job.failed:
+        messages.warning(request, f"Took {what}, but the synchronization failed: {job.message} "
+                                  f"(job #{job.pk}).")
+        return redirect("couplings:skipped_detail", pk=pk)
+    messages.success(request, f"Conflict resolved with {what}"
+                              + (f" (job #{job.pk})." if job else "."))
+    return redirect("couplings:skipped_list")
+
+
+def _selected_couplings(request):
+    couplings = list(Coupling.objects.filter(pk__in=selected_ids(request))
+                     .select_related("mapping"))
+    if not couplings:
+        messages.warning(request, "Select one or more records first.")
+    return couplings
+
+
+SKIPPED_ACTIONS = {"retry", "retry_all", "sync", "restore", "delete_records", "uncouple",
+                   "find_deleted"}
+
+
+@require_POST
+@permission(RESOLVE)
+def skipped_action(request, action):
+    """Retry, Retry All, Synchronize, Restore Records, Delete Records, Delete Couplings, Find for
+    Deleted on the Coupled Data Synchronization Errors page."""
+    if action not in SKIPPED_ACTIONS:
+        raise Http404
+    if action == "retry_all":
+        count = services.retry_all()
+        messages.success(request, f"{count} skipped record{'s' if count != 1 else ''} will be "
+                                  "synchronized again by the next run of their mapping.")
+        return back(request, "couplings:skipped_list")
+    if action == "find_deleted":
+        page_tasks.enqueue("find_deleted", user=request.user, name="Find for deleted")
+        messages.success(request, "Queued Find for Deleted: couplings whose ERP or CRM record "
+                                  "was deleted will show here.")
+        return back(request, "couplings:skipped_list")
+    couplings = _selected_couplings(request)
+    if not couplings:
+        return back(request, "couplings:skipped_list")
+    n = f"{len(couplings)} record{'s' if len(couplings) != 1 else ''}"
+    if action == "retry":
+        services.retry_couplings(couplings)
+        messages.success(request, f"{n} will be synchronized again by the next run.")
+    elif action == "sync":
+        page_tasks.enqueue("synchronize_couplings", [c.pk for c in couplings],
+                           user=request.user, name="Synchronize skipped records")
+        messages.success(request, f"Queued synchronization of {n}.")
+    elif action == "uncouple":
+        jobs = services.delete_couplings(couplings, user=request.user)
+        messages.success(request, f"Deleted the couplings of {n} ({_queued(jobs)}).")
+    else:
+        try:
+            with crm_client() as client:
+                if action == "restore":
+                    jobs = services.restore_records(couplings, client=client, user=request.user)
+                    messages.success(request, f"Restored the deleted records of {n} "
+                                              f"({_queued(jobs) if jobs else 'nothing deleted'}).")
+                else:
+                    count = services.delete_records(couplings, client=client, user=request.user)
+                    messages.success(request, f"Deleted {count} record{'s' if count != 1 else ''}"
+                                              " whose coupled record was deleted.")
+        except Exception as exc:  # noqa: BLE001
+            if not services.is_crm_error(exc):
+                raise
+            crm_failed(request, exc, "The action")
+    return back(request, "couplings:skipped_list")
+
+
+# --- Job Queue Entries ----------------------------------------------------------------------------
+@require_GET
+@permission("couplings_app.view_syncjob")
+def jobqueue_list(request):
+    return render(request, "couplings_app/jobqueue_list.html", {
+        "entries": jobqueue.entries(), "can_manage": request.user.has_perm(JOBQUEUE),
+    })
+
+
+@require_POST
+@permission(JOBQUEUE)
+def jobqueue_action(request, pk, action):
+    schedule = get_object_or_404(Schedule, pk=pk)
+    if action == "hold":
+        jobqueue.hold(schedule, user=request.user)
+        messages.success(request, f"{schedule.name} is on hold: it does not run until set to "
+                                  "Ready.")
+    elif action == "ready":
+        jobqueue.release(schedule)
+        messages.success(request, f"{schedule.name} is ready: it runs within a minute, then "
+                                  "every time its schedule says.")
+    elif action == "run":
+        jobs = jobqueue.run_now(schedule, user=request.user)
+        messages.success(request, f"Queued {schedule.name} ({_queued(jobs)}).")
+    else:
+        raise Http404
+    return back(request, "couplings:jobqueue_list")
