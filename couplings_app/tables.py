@@ -10,6 +10,7 @@ import django_tables2 as tables
 from django.apps import apps
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from couplings_app import services
 from couplings_app.models import Coupling, SyncError, SyncJob
@@ -27,12 +28,13 @@ class RecordLinks:
 
     def local_link(self, row):
         if row.local_id is None:
-            return format_html('<span class="text-body-tertiary">—</span>')
+            return mark_safe('<span class="text-body-tertiary">—</span>')
         if not hasattr(self, "_keys"):
             self._keys = {}
             groups = defaultdict(set)
             rows = self.page.object_list if hasattr(self, "page") else self.data
             for each in rows:
+                each = getattr(each, "record", each)  # a page holds bound rows
                 if each.local_id is not None and each.local_model:
                     groups[each.local_model].add(each.local_id)
             for label, ids in groups.items():
@@ -52,7 +54,7 @@ class RecordLinks:
 
     def remote_link(self, row, text=None):
         if not row.remote_id:
-            return format_html('<span class="text-body-tertiary">—</span>')
+            return mark_safe('<span class="text-body-tertiary">—</span>')
         entity_set = row.mapping.remote_entity_set if row.mapping else ""
         url = services.crm_url(entity_set, row.remote_id, self.connection) if entity_set else None
         text = text or f"{row.remote_entity} {str(row.remote_id)[:8]}…"
@@ -71,14 +73,14 @@ class CountColumn(tables.Column):
     """A counter; zero is shown faint, a drill-down link when `link` gives one."""
 
     def __init__(self, *args, link=None, **kwargs):
-        self.link = link
+        self.drill = link
         kwargs.setdefault("attrs", NUMERIC)
         super().__init__(*args, **kwargs)
 
     def render(self, value, record):
         if not value:
-            return format_html('<span class="text-body-tertiary">0</span>')
-        url = self.link(record) if self.link else None
+            return mark_safe('<span class="text-body-tertiary">0</span>')
+        url = self.drill(record) if self.drill else None
         return format_html('<a href="{}">{}</a>', url, value) if url else value
 
 
@@ -163,7 +165,7 @@ class SyncErrorTable(RecordLinks, BaseTable):
 def _result(value):
     colors = {"success": "success", "failure": "danger"}
     if not value:
-        return format_html('<span class="text-body-tertiary">—</span>')
+        return mark_safe('<span class="text-body-tertiary">—</span>')
     return format_html('<span class="badge text-bg-{}">{}</span>', colors.get(value, "secondary"),
                        value.capitalize())
 
