@@ -36,3 +36,12 @@ def as_crm_user(crm):
     return DataverseClient(crm.service_root, auth=ClientCredentials(
         token_url(crm.service_root, settings.CRM_TENANT_ID), "a-person", "person-secret",
         "http://localhost/.default"))
+
+
+# The pages' tests: a client per role, a mapping without a CRM (see page_fixtures.py).
+from tests.couplings_app.page_fixtures import (  # noqa: E402, F401
+    administrator,
+    mapping,
+    operator,
+    viewer,
+)

@@ -66,7 +66,8 @@ def fill_logs(mapping, n):
     jobs = SyncJob.objects.bulk_create([
         SyncJob(mapping=mapping, mapping_name=mapping.name, direction="to_crm",
                 status=JobStatus.SUCCEEDED if i % 7 else JobStatus.FAILED,
-                created_at=now - timedelta(hours=i % 300), started_at=now - timedelta(hours=i % 300),
+                created_at=now - timedelta(hours=i % 300),
+                started_at=now - timedelta(hours=i % 300),
                 finished_at=now - timedelta(hours=i % 300) + timedelta(seconds=3),
                 inserted=i % 5, modified=i % 3, failed=i % 2)
         for i in range(n)], batch_size=2000)

@@ -6,11 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from couplings_app.models import Coupling, SyncJob
-from tests.couplings_app.page_fixtures import (  # noqa: F401 - fixtures
-    administrator,
-    fill_logs,
-    mapping,
-)
+from tests.couplings_app.page_fixtures import fill_logs
 
 pytestmark = pytest.mark.django_db
 
