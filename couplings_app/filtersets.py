@@ -2,6 +2,7 @@
 
 import django_filters
 from django.db.models import Q
+from django.forms import HiddenInput
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
 from couplings_app.models import Coupling, SyncError, SyncJob
@@ -22,7 +23,8 @@ class SyncJobFilterSet(django_filters.FilterSet):
     type = django_filters.ChoiceFilter(choices=JobType.choices)
     direction = django_filters.ChoiceFilter(choices=DIRECTIONS)
     trigger = django_filters.ChoiceFilter(choices=JobTrigger.choices)
-    with_errors = django_filters.BooleanFilter(label="With failures", method="failures")
+    with_errors = django_filters.ChoiceFilter(label="Failed records", method="failures",
+                                              choices=[("yes", "Some"), ("no", "None")])
 
     class Meta:
         model = SyncJob
@@ -30,9 +32,9 @@ class SyncJobFilterSet(django_filters.FilterSet):
         form = FilterForm
 
     def failures(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.filter(failed__gt=0) if value else queryset.filter(failed=0)
+        if value == "yes":
+            return queryset.filter(failed__gt=0)
+        return queryset.filter(failed=0) if value == "no" else queryset
 
 
 class SyncErrorFilterSet(django_filters.FilterSet):
@@ -42,8 +44,9 @@ class SyncErrorFilterSet(django_filters.FilterSet):
     job = django_filters.NumberFilter(field_name="job_id", label="Job No.")
     since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte",
                                       label="From date")
-    local_model = django_filters.CharFilter(label="Table")
-    local_id = django_filters.NumberFilter(label="Record ID")
+    # Set by links (a record's errors), not shown as inputs.
+    local_model = django_filters.CharFilter(label="Table", widget=HiddenInput)
+    local_id = django_filters.NumberFilter(label="Record ID", widget=HiddenInput)
 
     class Meta:
         model = SyncError
@@ -52,20 +55,30 @@ class SyncErrorFilterSet(django_filters.FilterSet):
 
 
 RESULTS = [("success", "Success"), ("failure", "Failure")]
+YES_NO = [("yes", "Yes"), ("no", "No")]
 
 
-class CouplingFilterSet(django_filters.FilterSet):
+class ByJob(django_filters.FilterSet):
+    # Set by the job log's drill-down links, not shown as inputs.
+    job = django_filters.NumberFilter(method="by_job", label="Job No.", widget=HiddenInput)
+
+    def by_job(self, queryset, name, value):
+        return queryset.filter(Q(last_job_to_crm=value) | Q(last_job_from_crm=value))
+
+
+class CouplingFilterSet(ByJob):
     mapping = django_filters.ModelChoiceFilter(queryset=_mappings, label="Table Mapping")
     result = django_filters.ChoiceFilter(choices=RESULTS, method="by_result",
                                          label="Last Synch. Result")
-    skipped = django_filters.BooleanFilter()
-    job = django_filters.NumberFilter(method="by_job", label="Job No.")
-    local_id = django_filters.NumberFilter(label="Record ID")
+    skipped = django_filters.ChoiceFilter(choices=YES_NO, method="by_skipped")
 
     class Meta:
         model = Coupling
         fields = ["mapping", "result", "skipped"]
         form = FilterForm
+
+    def by_skipped(self, queryset, name, value):
+        return queryset.filter(skipped=value == "yes") if value else queryset
 
     def by_result(self, queryset, name, value):
         if value == SyncResult.FAILURE:
@@ -74,18 +87,18 @@ class CouplingFilterSet(django_filters.FilterSet):
                                last_result_from_crm__in=[value, ""]).exclude(
             last_result_to_crm="", last_result_from_crm="")
 
-    def by_job(self, queryset, name, value):
-        return queryset.filter(Q(last_job_to_crm=value) | Q(last_job_from_crm=value))
-
 
 KINDS = [("conflict", "Conflict"), ("failed", "Failed"), ("deleted", "Record deleted")]
 
 
-class SkippedFilterSet(CouplingFilterSet):
+class SkippedFilterSet(ByJob):
+    mapping = django_filters.ModelChoiceFilter(queryset=_mappings, label="Table Mapping")
     kind = django_filters.ChoiceFilter(choices=KINDS, method="by_kind", label="Reason")
 
-    class Meta(CouplingFilterSet.Meta):
+    class Meta:
+        model = Coupling
         fields = ["mapping", "kind"]
+        form = FilterForm
 
     def by_kind(self, queryset, name, value):
         failed = Q(last_result_to_crm=SyncResult.FAILURE) | \

@@ -31,12 +31,17 @@ def synchronize_selected(mapping_id, local_ids, user_id=None):
 
 
 def match_selected(mapping_id, local_ids=None, user_id=None):
-    from couplings_app.sync.coupling import match_based_coupling
+    """Match-Based Coupling; a mapping without match fields is left alone (its reason logged
+    on the task)."""
+    from couplings_app.sync.coupling import CouplingRefused, match_based_coupling
 
     mapping = TableMapping.objects.get(pk=mapping_id)
-    with crm_client() as client:
-        outcome = match_based_coupling(mapping, client=client, local_ids=local_ids,
-                                       user=_user(user_id))
+    try:
+        with crm_client() as client:
+            outcome = match_based_coupling(mapping, client=client, local_ids=local_ids,
+                                           user=_user(user_id))
+    except CouplingRefused as exc:
+        return str(exc)
     return outcome.job.pk if outcome.job else None
 
 

@@ -55,6 +55,8 @@ class RecordLinks:
     def remote_link(self, row, text=None):
         if not row.remote_id:
             return mark_safe('<span class="text-body-tertiary">—</span>')
+        if getattr(row, "pending_create", False):
+            return mark_safe('<span class="text-body-tertiary">not created yet</span>')
         entity_set = row.mapping.remote_entity_set if row.mapping else ""
         url = services.crm_url(entity_set, row.remote_id, self.connection) if entity_set else None
         text = text or f"{row.remote_entity} {str(row.remote_id)[:8]}…"
@@ -108,14 +110,28 @@ class SyncJobTable(BaseTable):
     failed = CountColumn(link=_errors_of)
     coupled = CountColumn(link=_records_of)
     uncoupled = CountColumn()
-    message = tables.Column(attrs={"td": {"class": "small", "style": "max-width: 22rem"}})
+    message = tables.Column(attrs={"td": {"class": "small", "style": "max-width: 16rem"}})
 
     class Meta(BaseTable.Meta):
         model = SyncJob
-        fields = ("id", "started_at", "finished_at", "duration", "mapping_name", "type",
-                  "direction", "trigger", "status", "inserted", "modified", "deleted",
-                  "unchanged", "skipped", "failed", "coupled", "uncoupled", "message")
+        fields = ("id", "started_at", "finished_at", "duration", "mapping_name", "status",
+                  "inserted", "modified", "deleted", "unchanged", "skipped", "failed", "coupled",
+                  "uncoupled", "message")
         attrs = {"class": "table table-sm table-hover align-middle small"}
+
+    def render_mapping_name(self, value, record):
+        """The mapping, with the job's type, direction and trigger under it."""
+        direction = {"to_crm": "To CRM", "from_crm": "From CRM"}.get(record.direction, "")
+        parts = [record.get_type_display(), direction, record.get_trigger_display()]
+        if record.full:
+            parts.insert(1, "Full")
+        return format_html('<span class="fw-semibold text-nowrap">{}</span>'
+                           '<div class="text-body-secondary text-nowrap" data-job-kind>{}</div>',
+                           value, " · ".join(p for p in parts if p))
+
+    def render_message(self, value):
+        cut = value if len(value) <= 70 else value[:69] + "…"
+        return format_html('<span title="{}">{}</span>', value, cut)
 
     def render_duration(self, record):
         duration = record.duration
@@ -126,8 +142,6 @@ class SyncJobTable(BaseTable):
             return f"{seconds:.1f} s"
         return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
-    def render_direction(self, value):
-        return {"to_crm": "To CRM", "from_crm": "From CRM"}.get(value, value or "—")
 
 
 class SyncErrorTable(RecordLinks, BaseTable):
@@ -208,6 +222,8 @@ class SkippedTable(CouplingTable):
     class Meta(CouplingTable.Meta):
         fields = ("pk", "mapping", "local", "remote", "reason", "last_result_to_crm",
                   "last_result_from_crm", "last_synced_at", "last_error", "actions")
+        sequence = fields
+        exclude = ("skipped", "pending_create")
 
     def render_reason(self, record):
         if record.deleted_side:

@@ -37,7 +37,7 @@ from couplings_app.sync.full import duplicate_warnings, keep_creating_new_record
 from couplings_app.tables import CouplingTable, SkippedTable, SyncErrorTable, SyncJobTable
 from mappings_app.choices import Direction
 from mappings_app.connection import crm_client, scrub
-from mappings_app.models import Connection, TableMapping
+from mappings_app.models import Connection, EntityMetadata, TableMapping
 
 SYNC = "mappings_app.sync_tablemapping"
 COUPLE = "mappings_app.couple_tablemapping"
@@ -312,8 +312,8 @@ def full_sync(request):
         return render(request, "couplings_app/full_sync_confirm.html",
                       {"warnings": warnings, "problem": problem,
                        "mappings": [m for m in TableMapping.objects.filter(is_enabled=True)]})
-    tasks.enqueue_all(full=True, user=request.user)
     request.session["full_sync_started"] = timezone.now().isoformat()
+    tasks.enqueue_all(full=True, user=request.user)
     messages.success(request, "Queued Run Full Synchronization of every enabled mapping. When it "
                               "has finished, this page asks whether jobs go on creating records.")
     return redirect("mappings:connection")
@@ -346,26 +346,34 @@ def full_sync_answer(request):
     return redirect("mappings:connection")
 
 
-def _mapping_action(request, mapping, action):
-    if action == "sync":
-        jobs = tasks.enqueue_mapping(mapping, user=request.user)
-        return f"Queued synchronization of {mapping.name} ({_queued(jobs)})."
-    if action == "full":
-        jobs = tasks.enqueue_mapping(mapping, full=True, user=request.user)
-        return f"Queued full synchronization of {mapping.name} ({_queued(jobs)})."
+VERBS = {"sync": "Queued synchronization of", "full": "Queued full synchronization of",
+         "match": "Queued match-based coupling of", "uncouple": "Deleted the couplings of",
+         "reset": "Cleared the watermarks of"}
+
+
+def _mapping_action(request, mapping, action) -> str:
+    """Does one mapping action; returns what it did to this mapping ("CUSTOMER (job #12)")."""
+    if action in ("sync", "full"):
+        jobs = tasks.enqueue_mapping(mapping, full=action == "full", user=request.user)
+        return f"{mapping.name} ({_queued(jobs)})"
     if action == "match":
         page_tasks.enqueue("match_selected", mapping.pk, None, user=request.user,
                            name=f"{mapping.name} match-based coupling")
-        return f"Queued match-based coupling of {mapping.name}."
+        return mapping.name
     if action == "uncouple":
         ids = list(Coupling.objects.filter(mapping=mapping).values_list("local_id", flat=True))
         job = uncouple(mapping, ids, user=request.user)
-        return f"{mapping.name}: {job.message} (job #{job.pk})"
+        return f"{mapping.name}: {job.uncoupled} (job #{job.pk})"
+    TableMapping.objects.filter(pk=mapping.pk).update(local_synced_until=None,
+                                                      remote_synced_until=None)
+    return mapping.name
+
+
+def _said(action, done) -> str:
+    text = f"{VERBS[action]} {', '.join(done)}."
     if action == "reset":
-        TableMapping.objects.filter(pk=mapping.pk).update(local_synced_until=None,
-                                                          remote_synced_until=None)
-        return f"Cleared the watermarks of {mapping.name}: the next run considers every record."
-    raise Http404
+        text += " Their next runs consider every record."
+    return text
 
 
 MAPPING_ACTIONS = {"sync": SYNC, "full": SYNC, "match": COUPLE, "uncouple": COUPLE,
@@ -381,7 +389,7 @@ def mapping_action(request, pk, action):
     if not request.user.has_perm(MAPPING_ACTIONS[action]):
         raise PermissionDenied
     mapping = get_object_or_404(TableMapping, pk=pk)
-    messages.success(request, _mapping_action(request, mapping, action))
+    messages.success(request, _said(action, [_mapping_action(request, mapping, action)]))
     return back(request, mapping.get_absolute_url())
 
 
@@ -394,8 +402,9 @@ def mappings_bulk(request, action):
     mappings = list(TableMapping.objects.filter(pk__in=selected_ids(request)))
     if not mappings:
         messages.warning(request, "Select one or more table mappings first.")
-    for mapping in mappings:
-        messages.success(request, _mapping_action(request, mapping, action))
+    else:
+        messages.success(request, _said(action, [_mapping_action(request, m, action)
+                                                 for m in mappings]))
     return back(request, "mappings:tablemapping_list")
 
 
@@ -642,8 +651,14 @@ def skipped_detail(request, pk):
         if not services.is_crm_error(exc):
             raise
         problem = f"The CRM's version could not be read: {scrub(str(exc))}"
+    mapping = coupling.mapping
+    primary = getattr(EntityMetadata.objects.filter(logical_name=mapping.remote_entity).first(),
+                      "primary_name", "")
+    remote_name = (row or {}).get(primary) or str(coupling.remote_id)[:8]
     return render(request, "couplings_app/skipped_detail.html", {
-        "coupling": coupling, "mapping": coupling.mapping, "record": record, "row": row,
+        "coupling": coupling, "mapping": mapping, "record": record, "row": row,
+        "local_label": services.label(record) if record else f"Record {coupling.local_id}",
+        "remote_label": f"{mapping.remote_entity} {remote_name}",
         "versions": versions, "problem": problem,
         "differing": sum(v.differs for v in versions),
         "local_url": services.local_url(coupling.local_model, coupling.local_id),
@@ -740,9 +755,12 @@ def skipped_action(request, action):
                     messages.success(request, f"Restored the deleted records of {n} "
                                               f"({_queued(jobs) if jobs else 'nothing deleted'}).")
                 else:
-                    count = services.delete_records(couplings, client=client, user=request.user)
+                    count, kept = services.delete_records(couplings, client=client,
+                                                          user=request.user)
                     messages.success(request, f"Deleted {count} record{'s' if count != 1 else ''}"
                                               " whose coupled record was deleted.")
+                    for problem in kept:
+                        messages.error(request, problem)
         except Exception as exc:  # noqa: BLE001
             if not services.is_crm_error(exc):
                 raise

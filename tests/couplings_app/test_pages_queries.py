@@ -16,7 +16,7 @@ def page_urls(mapping):
     job = SyncJob.objects.filter(failed__gt=0).order_by("pk").first()
     return [
         reverse("couplings:coupling_list"),
-        reverse("couplings:coupling_list") + "?skipped=true",
+        reverse("couplings:coupling_list") + "?skipped=yes",
         reverse("couplings:syncjob_list"),
         reverse("couplings:syncjob_list") + f"?mapping={mapping.pk}",
         reverse("couplings:syncerror_list"),

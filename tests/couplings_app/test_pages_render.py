@@ -81,7 +81,7 @@ def test_the_error_log_shows_both_records_and_the_detail_behind_a_toggle(viewer,
 
 def test_the_couplings_page_filters_by_skipped(viewer, logs):
     skipped = Coupling.objects.filter(skipped=True).count()
-    html = viewer.get(reverse("couplings:coupling_list"), {"skipped": "true"}).content.decode()
+    html = viewer.get(reverse("couplings:coupling_list"), {"skipped": "yes"}).content.decode()
     assert f"{skipped} entries" in html
 
 
