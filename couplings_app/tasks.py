@@ -50,13 +50,16 @@ def run_all_task(full=False, trigger=JobTrigger.USER, user_id=None):
     return [job.pk for job in jobs]
 
 
-def scheduled_sync(mapping_id):
-    """A job queue entry's run: modified records of one mapping."""
+def scheduled_sync(mapping_id, trigger=JobTrigger.SCHEDULE):
+    """A job queue entry's run: modified records of one mapping. A run brought forward by a
+    record change says so once; the entry then goes back to plain scheduled runs."""
     mapping = TableMapping.objects.filter(pk=mapping_id, is_enabled=True).first()
     if mapping is None:
         return []
-    jobs = _queued_jobs(mapping, None, False, JobTrigger.SCHEDULE, None)
-    return run_mapping_task(mapping.pk, [j.pk for j in jobs], trigger=JobTrigger.SCHEDULE)
+    if trigger != JobTrigger.SCHEDULE:
+        Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{mapping.name}").update(kwargs="")
+    jobs = _queued_jobs(mapping, None, False, trigger, None)
+    return run_mapping_task(mapping.pk, [j.pk for j in jobs], trigger=trigger)
 
 
 def statistics_task(trigger=JobTrigger.SCHEDULE, user_id=None, job_id=None):
@@ -142,7 +145,8 @@ def bring_forward(mapping) -> bool:
     # a burst of changes brings it forward once, and it runs at most about once a minute.
     moved = Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{mapping.name}",
                                     next_run__gt=now + EVENT_MIN_GAP) \
-        .update(next_run=now + EVENT_DELAY)
+        .update(next_run=now + EVENT_DELAY,
+                kwargs=repr({"trigger": JobTrigger.RECORD_CHANGE.value}))
     return bool(moved)
 
 

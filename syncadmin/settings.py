@@ -4,6 +4,7 @@ Defaults give the embedded set-up: SQLite, django-q2 on the database broker, the
 `DATABASE_URL`, `REDIS_URL` and `CRM_URL` switch to the production services.
 """
 
+import os
 import warnings
 from pathlib import Path
 
@@ -123,6 +124,10 @@ DATABASES = {
         else sqlite_database(DATA_DIR / "crm.sqlite3")
     ),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A test database in a file (one per test process), so a django-q2 cluster started by a
+    # test can share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_db_{os.getpid()}.sqlite3")}
 DATABASE_ROUTERS = ["crm_emulator.routers.CrmRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

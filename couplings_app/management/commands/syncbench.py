@@ -63,7 +63,7 @@ class Command(BaseCommand):
         self.stderr.write(f"syncbench: {records} records, scratch databases in {scratch}")
         for database in ("default", "crm"):
             subprocess.run([*manage, "migrate", "--noinput", "-v0", "--database", database],
-                           env=env, check=True)
+                           env=env, check=True, stdout=sys.stderr)
         port = free_port()
         root = f"http://127.0.0.1:{port}/crm/api/data/v9.2/"
         server = subprocess.Popen([*manage, "run_emulator", "--port", str(port), "--quiet"],
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             worker_env = {**env, "CRM_URL": root}
             subprocess.run([*manage, "syncbench", "--worker", "--records", str(records),
                             "--service-root", root, "--out", str(result_file)],
-                           env=worker_env, check=True)
+                           env=worker_env, check=True, stdout=sys.stderr)
             return json_load(result_file)
         finally:
             server.terminate()

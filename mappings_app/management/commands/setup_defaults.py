@@ -28,6 +28,8 @@ class Command(BaseCommand):
             raise CommandError(f"The CRM's metadata could not be read: {exc}") from exc
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
+        if options["verbosity"] == 0:
+            return
         self.stdout.write(
             f"Default synchronization setup: {counts['created']} created, "
             f"{counts['reset']} reset, {counts['unchanged']} unchanged."
