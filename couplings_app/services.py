@@ -173,8 +173,9 @@ def synchronize_selected(mapping, local_ids, *, client, user=None) -> list[SyncJ
 
 # --- errors: retry --------------------------------------------------------------------------------
 def retry_errors(errors, *, client, user=None) -> list[SyncJob]:
-    """Synchronizes the records of these errors again, each in the direction it failed; the
-    errors of records that now succeed are deleted (the new job logs those that fail again)."""
+    """Synchronizes the records of these errors again, each in the direction it failed. The
+    retried errors leave the log (the new job logs those that fail again), and so do the older
+    errors of the records that now succeed."""
     groups = defaultdict(list)
     for error in errors:
         if error.mapping_id:
@@ -183,20 +184,22 @@ def retry_errors(errors, *, client, user=None) -> list[SyncJob]:
     jobs = []
     for (mapping_id, direction), group in groups.items():
         mapping = mappings[mapping_id]
+        older = SyncError.objects.filter(mapping=mapping, direction=direction)
         if direction == Direction.FROM_CRM:
             ids = sorted({str(e.remote_id) for e in group if e.remote_id})
             job = synchronize_records(mapping, direction, client=client, remote_ids=ids,
                                       only_coupled=False, user=user)
             again = {str(i) for i in job.errors.values_list("remote_id", flat=True)}
-            done = [e.pk for e in group if str(e.remote_id) not in again]
+            older = older.filter(remote_id__in=[i for i in ids if i not in again])
         else:
             ids = sorted({e.local_id for e in group if e.local_id is not None})
             job = synchronize_records(mapping, Direction.TO_CRM, client=client, local_ids=ids,
                                       only_coupled=False, user=user)
             again = set(job.errors.values_list("local_id", flat=True))
-            done = [e.pk for e in group if e.local_id not in again]
+            older = older.filter(local_id__in=[i for i in ids if i not in again])
         if job.status == JobStatus.SUCCEEDED:
-            SyncError.objects.filter(pk__in=done).delete()
+            SyncError.objects.filter(pk__in=[e.pk for e in group]).delete()
+            older.exclude(job=job).delete()
         jobs.append(job)
     return jobs
 
@@ -329,32 +332,41 @@ def restore_records(couplings, *, client, user=None) -> list[SyncJob]:
     return jobs
 
 
-def delete_records(couplings, *, client, user=None) -> int:
+def delete_records(couplings, *, client, user=None) -> tuple[int, list[str]]:
     """BC's Delete Records: the remaining record of a coupling whose other side was deleted is
-    deleted too, and the coupling with it."""
+    deleted too, and the coupling with it. Returns how many, and why some were kept (an ERP
+    record still used elsewhere)."""
+    from django.db.models import ProtectedError
+
     from dataverse import BatchOperation
 
     find_deleted(client=client, mappings=TableMapping.objects.filter(
         pk__in={c.mapping_id for c in couplings}), couplings=couplings)
     fresh = list(Coupling.objects.filter(pk__in=[c.pk for c in couplings]).exclude(
         deleted_side=""))
-    deleted = 0
+    deleted, kept = 0, []
     for mapping, group in _by_mapping(fresh):
         job = _job(mapping, JobType.UNCOUPLING, JobTrigger.USER, user)
         local_ids = [c.local_id for c in group if c.deleted_side == "remote"]
         remote_ids = [str(c.remote_id) for c in group if c.deleted_side == "local"]
         model = mapping.local_model_class
         for record in model._default_manager.filter(pk__in=local_ids):
-            record.delete()  # one by one: the ERP's own delete rules and signals apply
+            try:  # one by one: the ERP's own delete rules and signals apply
+                record.delete()
+            except ProtectedError as exc:
+                users = ", ".join(sorted({str(o) for o in exc.protected_objects})[:3])
+                kept.append(f"{label(record)} was not deleted: it is still used by {users}.")
+                group = [c for c in group if c.local_id != record.pk]
+                continue
             deleted += 1
         if remote_ids:
             results = client.batch([BatchOperation("DELETE", mapping.remote_entity_set, id=i)
                                     for i in remote_ids], continue_on_error=True)
             deleted += sum(r.ok for r in results)
         gone, _ = Coupling.objects.filter(pk__in=[c.pk for c in group]).delete()
-        _finish(job, f"Deleted {len(local_ids)} ERP and {len(remote_ids)} CRM records whose "
-                     "coupled record was deleted.", uncoupled=gone, deleted=len(group))
-    return deleted
+        _finish(job, f"Deleted {deleted} records whose coupled record was deleted.",
+                uncoupled=gone, deleted=len(group))
+    return deleted, kept
 
 
 # --- conflicts --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from collections import defaultdict
 import django_tables2 as tables
 from django.apps import apps
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -71,12 +72,16 @@ def _table_caption(label):
         return label
 
 
+COUNTER = {"td": {"class": "text-end"},
+           "th": {"class": "text-end text-wrap", "style": "width: 3.6rem"}}
+
+
 class CountColumn(tables.Column):
     """A counter; zero is shown faint, a drill-down link when `link` gives one."""
 
     def __init__(self, *args, link=None, **kwargs):
         self.drill = link
-        kwargs.setdefault("attrs", NUMERIC)
+        kwargs.setdefault("attrs", COUNTER)
         super().__init__(*args, **kwargs)
 
     def render(self, value, record):
@@ -99,9 +104,9 @@ class SyncJobTable(BaseTable):
     started_at = tables.DateTimeColumn(verbose_name="Start Date/Time", format=STAMP, attrs=SMALL)
     finished_at = tables.DateTimeColumn(verbose_name="Finish Date/Time", format=STAMP, attrs=SMALL)
     duration = tables.Column("Duration", empty_values=(), orderable=False, attrs=SMALL)
-    mapping_name = tables.Column("Table Mapping")
+    mapping_name = tables.Column("Table Mapping", attrs={"td": {"style": "max-width: 12rem"}})
     status = tables.TemplateColumn(template_name="couplings_app/_job_status.html",
-                                   attrs={"td": {"style": "min-width: 9rem"}})
+                                   attrs={"td": {"style": "min-width: 6.5rem"}})
     inserted = CountColumn(link=_records_of)
     modified = CountColumn(link=_records_of)
     deleted = CountColumn()
@@ -110,7 +115,7 @@ class SyncJobTable(BaseTable):
     failed = CountColumn(link=_errors_of)
     coupled = CountColumn(link=_records_of)
     uncoupled = CountColumn()
-    message = tables.Column(attrs={"td": {"class": "small", "style": "max-width: 16rem"}})
+    message = tables.Column(attrs={"td": {"class": "small", "style": "min-width: 12rem"}})
 
     class Meta(BaseTable.Meta):
         model = SyncJob
@@ -119,6 +124,13 @@ class SyncJobTable(BaseTable):
                   "uncoupled", "message")
         attrs = {"class": "table table-sm table-hover align-middle small"}
 
+    def render_finished_at(self, value, record):
+        """Only the time when the job finished the day it started (the log stays narrow)."""
+        local = timezone.localtime(value)
+        started = timezone.localtime(record.started_at) if record.started_at else None
+        same_day = started is not None and started.date() == local.date()
+        return dateformat.format(local, "H:i:s" if same_day else STAMP)
+
     def render_mapping_name(self, value, record):
         """The mapping, with the job's type, direction and trigger under it."""
         direction = {"to_crm": "To CRM", "from_crm": "From CRM"}.get(record.direction, "")
@@ -126,7 +138,7 @@ class SyncJobTable(BaseTable):
         if record.full:
             parts.insert(1, "Full")
         return format_html('<span class="fw-semibold text-nowrap">{}</span>'
-                           '<div class="text-body-secondary text-nowrap" data-job-kind>{}</div>',
+                           '<div class="text-body-secondary" data-job-kind>{}</div>',
                            value, " · ".join(p for p in parts if p))
 
     def render_message(self, value):
