@@ -13,6 +13,6 @@ class SyncadminConfig(AppConfig):
 
     def ready(self):
         if sqlite3.sqlite_version_info >= (3, 32):
-            from django.db.backends.sqlite3.features import DatabaseFeatures
+            from django.db.backends.sqlite3.base import DatabaseWrapper
 
-            DatabaseFeatures.max_query_params = MODERN_SQLITE_PARAMS
+            DatabaseWrapper.features_class.max_query_params = MODERN_SQLITE_PARAMS
