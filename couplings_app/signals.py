@@ -19,9 +19,11 @@ def mapping_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
     from couplings_app.jobqueue import follow_mapping
-    from couplings_app.tasks import ensure_schedule
+    from couplings_app.tasks import ensure_schedule, ensure_statistics_schedule
 
     ensure_schedule(instance)
+    if instance.local_model == "erp_app.customer" and instance.remote_entity == "account":
+        ensure_statistics_schedule()
     follow_mapping(instance)
 
 

@@ -126,14 +126,19 @@ def ensure_schedule(mapping) -> None:
         Schedule.objects.filter(pk=existing.pk).update(**wanted)
 
 
+def ensure_statistics_schedule() -> None:
+    """The Customer Statistics job queue entry (every 30 minutes)."""
+    Schedule.objects.get_or_create(name=STATISTICS_SCHEDULE, defaults={
+        "func": "couplings_app.tasks.statistics_task", "schedule_type": Schedule.MINUTES,
+        "minutes": 30, "repeats": -1})
+
+
 def ensure_schedules() -> int:
     """Every mapping's job queue entry, and Customer Statistics'."""
     for mapping in TableMapping.objects.all():
         ensure_schedule(mapping)
-    _, created = Schedule.objects.get_or_create(name=STATISTICS_SCHEDULE, defaults={
-        "func": "couplings_app.tasks.statistics_task", "schedule_type": Schedule.MINUTES,
-        "minutes": 30, "repeats": -1})
-    return Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX).count() + created
+    ensure_statistics_schedule()
+    return Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX).count() + 1
 
 
 def bring_forward(mapping) -> bool:

@@ -3,6 +3,7 @@
 import django_tables2 as tables
 from django.apps import apps
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 
 from mappings_app.models import TableMapping, TransformationRule
@@ -45,6 +46,12 @@ class TableMappingTable(BaseTable):
     direction = tables.Column(attrs=SMALL)
     is_enabled = tables.BooleanColumn()
     sync_only_coupled = tables.BooleanColumn()
+    error_count = tables.Column(
+        "No. of Errors", attrs={"td": {"class": "text-end"}},
+        linkify=lambda record: f"{reverse('couplings:syncerror_list')}?mapping={record.pk}")
+    skipped_count = tables.Column(
+        "No. of Skipped", attrs={"td": {"class": "text-end"}},
+        linkify=lambda record: f"{reverse('couplings:skipped_list')}?mapping={record.pk}")
     actions = tables.Column("", empty_values=(), orderable=False)
 
     class Meta(BaseTable.Meta):
@@ -62,6 +69,8 @@ class TableMappingTable(BaseTable):
             "local_synced_until",
             "remote_synced_until",
             "is_enabled",
+            "error_count",
+            "skipped_count",
             "priority",
             "actions",
         )

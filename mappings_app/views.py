@@ -12,7 +12,17 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, Count, IntegerField, ProtectedError, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    ProtectedError,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -231,6 +241,20 @@ def refresh_metadata(request):
 # --- Integration Table Mappings ------------------------------------------------------------------
 
 
+def with_problem_counts(queryset):
+    """No. of Errors and No. of Skipped per mapping, as subqueries (one query for the page)."""
+    from couplings_app.models import Coupling, SyncError
+
+    def count(query):
+        return Coalesce(Subquery(query.values("mapping").annotate(n=Count("pk")).values("n")),
+                        Value(0))
+
+    return queryset.annotate(
+        error_count=count(SyncError.objects.filter(mapping=OuterRef("pk"))),
+        skipped_count=count(Coupling.objects.filter(mapping=OuterRef("pk"), skipped=True)),
+    )
+
+
 def with_sync_order(queryset):
     """The mappings annotated with their place in the synchronization order (and any cycle)."""
     try:
@@ -255,7 +279,7 @@ class TableMappingListView(SingleTableMixin, FilterView):
 
     def get_queryset(self):
         queryset, self.cycle = with_sync_order(TableMapping.objects.all())
-        return queryset
+        return with_problem_counts(queryset)
 
     def get_table_kwargs(self):
         return {"user": self.request.user}

@@ -207,6 +207,8 @@ def local_pages(run):
     query = base.exclude(pk__in=retry_ids) if retry_ids else base
     if since is not None:
         query = query.filter(modified_at__gt=since - LOCAL_OVERLAP)
+    # One COUNT, so the job log can show a progress bar with a percentage.
+    SyncJob.objects.filter(pk=run.job.pk).update(progress_total=query.count() + len(retry_ids))
     # Keyset paging on (modified_at, pk): memory stays flat, whatever the table's size.
     last = None
     while True:

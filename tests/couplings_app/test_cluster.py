@@ -1,5 +1,6 @@
-"""A real django-q2 cluster on the database broker: a scheduled run, an event-driven run after a
-record change, and two simultaneous triggers that run once."""
+"""A real django-q2 cluster (on the configured broker: the database by default, Redis when
+REDIS_URL is set): a scheduled run, an event-driven run after a record change, and two
+simultaneous triggers that run once."""
 
 import os
 import signal
@@ -63,7 +64,6 @@ def cluster(crm_server, settings):
         pytest.skip("the test database is in memory; a cluster process cannot share it")
     env = {**os.environ, "DATABASE_URL": database_url(), "Q_WORKERS": "2",
            "SECRET_KEY": settings.SECRET_KEY}
-    env.pop("REDIS_URL", None)  # the database broker is the one under test here
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

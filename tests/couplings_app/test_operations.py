@@ -54,6 +54,7 @@ def test_a_second_trigger_while_one_runs_is_reported_not_run(crm, demo):
 def test_every_enabled_mapping_has_a_job_queue_entry(demo):
     names = set(Schedule.objects.values_list("name", flat=True))
     assert {f"sync:{name}" for name in demo} <= names
+    assert tasks.STATISTICS_SCHEDULE in names  # the Customer Statistics entry comes with CUSTOMER
     schedule = Schedule.objects.get(name="sync:CUSTOMER")
     assert (schedule.minutes, schedule.schedule_type) == (30, Schedule.MINUTES)
     tasks.ensure_schedules()
@@ -105,3 +106,18 @@ def test_enqueued_jobs_run_through_the_task(crm, demo, monkeypatch):
         job.refresh_from_db()
     assert [job.status for job in jobs] == [JobStatus.SUCCEEDED]
     assert jobs[0].trigger == JobTrigger.USER
+
+
+def test_table_mappings_list_counts_errors_and_skipped_records(demo, admin_client):
+    from couplings_app.models import SyncError
+
+    customer_mapping = demo["CUSTOMER"]
+    SyncError.objects.bulk_create([SyncError(mapping=customer_mapping, message="x")
+                                   for _ in range(3)])
+    Coupling.objects.create(mapping=customer_mapping, local_model="erp_app.customer", local_id=1,
+                            remote_entity="account",
+                            remote_id="00000000-0000-0000-0000-000000000001", skipped=True)
+    rows = {row.record.name: row.record for row in
+            admin_client.get("/integration/table-mappings/").context["table"].rows}
+    assert (rows["CUSTOMER"].error_count, rows["CUSTOMER"].skipped_count) == (3, 1)
+    assert (rows["VENDOR"].error_count, rows["VENDOR"].skipped_count) == (0, 0)
