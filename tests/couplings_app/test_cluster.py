@@ -62,6 +62,9 @@ def crm_server(demo):
 def cluster(crm_server, settings):
     if connection.vendor == "sqlite" and ":memory:" in str(connection.settings_dict["NAME"]):
         pytest.skip("the test database is in memory; a cluster process cannot share it")
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()  # tasks other tests left on a shared broker (Redis) are not ours
     env = {**os.environ, "DATABASE_URL": database_url(), "Q_WORKERS": "2",
            "SECRET_KEY": settings.SECRET_KEY}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
