@@ -24,7 +24,7 @@ demo: migrate
 	$(PY) manage.py serve_demo
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
