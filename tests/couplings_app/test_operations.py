@@ -121,3 +121,28 @@ def test_table_mappings_list_counts_errors_and_skipped_records(demo, admin_clien
             admin_client.get("/integration/table-mappings/").context["table"].rows}
     assert (rows["CUSTOMER"].error_count, rows["CUSTOMER"].skipped_count) == (3, 1)
     assert (rows["VENDOR"].error_count, rows["VENDOR"].skipped_count) == (0, 0)
+
+
+def test_a_cancelled_job_stops_at_the_next_page_and_keeps_what_was_done(crm, demo, monkeypatch):
+    from couplings_app.sync import runner
+    from couplings_app.sync.to_crm import ToCrm
+
+    for name in ("CURRENCY", "SALESPEOPLE"):
+        match_based_coupling(demo[name], client=crm)
+    pages = []
+    real_process = ToCrm.process
+
+    def process_then_cancel(self, records):
+        real_process(self, records)
+        pages.append(len(records))
+        SyncJob.objects.filter(pk=self.run.job.pk).update(cancel_requested=True)
+
+    monkeypatch.setattr(ToCrm, "process", process_then_cancel)
+    jobs = runner.synchronize(demo["CUSTOMER"], client=crm, direction="to_crm", full=True,
+                              only_coupled=False, page_size=3)
+    job = jobs[0]
+    assert job.status == JobStatus.CANCELLED and "pages done are kept" in job.message
+    assert pages == [3]
+    assert job.progress_done == 3
+    assert Coupling.objects.filter(local_model="erp_app.customer", pending_create=False,
+                                   last_job_to_crm=job).count() > 0
