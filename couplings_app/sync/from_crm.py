@@ -98,7 +98,7 @@ class FromCrm:
             return "unchanged", None, None
         values = self.values(row, resolve, paths, create=False)
         changed = {name: value for name, value in values.items()
-                   if not same(_current(record, name), value)}
+                   if not same(getattr(record, name), value)}
         if not changed:
             run.counts["unchanged"] += 1
             self.mark_ok(coupling, record, row)
@@ -263,7 +263,7 @@ class FromCrm:
         self.run.counts["skipped"] += 1
         coupling.skipped = True
         coupling.conflict_remote = {k: _plain(v) for k, v in changed.items()}
-        coupling.conflict_local = {k: _plain(_current(record, k)) for k in changed}
+        coupling.conflict_local = {k: _plain(getattr(record, k)) for k in changed}
         coupling.last_error = (f"{self.run.local_label(record)} was changed in both the ERP and "
                                "the CRM since the last synchronization.")
 
@@ -332,10 +332,6 @@ def _attname(fm):
     name = fm.local_field.split(".", 1)[0]
     field = fm.table_mapping.local_model_class._meta.get_field(name)
     return field.attname
-
-
-def _current(record, attname):
-    return getattr(record, attname, None)
 
 
 def _plain(value):

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from couplings_app import locks
-from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
+from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, MappingLock, SyncJob
 from couplings_app.sync import rules
 from couplings_app.sync.context import PAGE_SIZE, Run
@@ -250,14 +250,3 @@ def remote_pages(run):
         page = [row for row in page if str(row.get(run.key, "")).lower() not in retry]
         if page:
             yield page
-
-
-def job_for(mapping, direction, *, trigger=JobTrigger.USER, user=None,
-            job_type=JobType.SYNCHRONIZATION, full=False) -> SyncJob:
-    """A queued job row, made before a task is enqueued so the page can show it at once."""
-    return SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name, type=job_type,
-                                  direction=direction or mapping.direction, full=full,
-                                  trigger=trigger, triggered_by=user)
-
-
-__all__ = ["synchronize", "run_one", "job_for", "format_datetime"]
