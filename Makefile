@@ -23,8 +23,9 @@ demo: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve_demo
 
+# Four workers on two cores: much of the suite waits on HTTP, subprocesses and the databases.
 test: install
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 4 $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -6,6 +6,8 @@ phase reports wall seconds, records per second, HTTP requests, SQL queries and t
 memory of this process during the phase.
 """
 
+import cProfile
+import os
 import sys
 import threading
 import time
@@ -23,6 +25,16 @@ from mappings_app.models import TableMapping
 
 BATCH = 1000
 CHANGES = 100
+
+
+def cpu_seconds(pid) -> float | None:
+    """User + system CPU time of another process (the CRM's), or None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb() -> int:
@@ -57,12 +69,28 @@ class Phase:
         self._requests = self.client.request_count
         self._wrapper = connection.execute_wrapper(self._count)
         self._wrapper.__enter__()
-        self._start = time.perf_counter()
+        folder = os.environ.get("SYNCBENCH_PROFILE")  # a folder for one cProfile file per phase
+        self._profile = cProfile.Profile() if folder else None
         progress(f"{self.name}…")
+        self._crm_pid = os.environ.get("SYNCBENCH_CRM_PID")
+        self._crm_cpu = cpu_seconds(self._crm_pid)
+        self._cpu = time.process_time()
+        self._start = time.perf_counter()
+        if self._profile:
+            self._profile.enable()
         return self
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._start
+        self.cpu = time.process_time() - self._cpu
+        crm_cpu = cpu_seconds(self._crm_pid)
+        self.crm_cpu = None if crm_cpu is None or self._crm_cpu is None else \
+            crm_cpu - self._crm_cpu
+        if self._profile:
+            self._profile.disable()
+            folder = os.environ["SYNCBENCH_PROFILE"]
+            os.makedirs(folder, exist_ok=True)
+            self._profile.dump_stats(os.path.join(folder, self.name.replace(" ", "-") + ".prof"))
         self._wrapper.__exit__(*exc)
         self._stop.set()
         self._sampler.join()
@@ -76,6 +104,10 @@ class Phase:
             "records_per_second": round(self.records / self.seconds) if self.seconds else None,
             "http_requests": self.requests, "sql_queries": self.queries,
             "peak_memory_mb": round(self.peak_kb / 1024, 1),
+            # CPU seconds of the sync process and of the CRM's: on a busy machine wall time
+            # varies, these much less; their sum against the wall shows the overlap.
+            "sync_cpu_seconds": round(self.cpu, 2),
+            "crm_cpu_seconds": None if self.crm_cpu is None else round(self.crm_cpu, 2),
         }
 
 

@@ -38,14 +38,15 @@ class SyncJobFilterSet(django_filters.FilterSet):
 
 
 class SyncErrorFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(field_name="message", lookup_expr="icontains", label="Search")
+    q = django_filters.CharFilter(field_name="message", lookup_expr="icontains", label="Search",
+                                  max_length=200)
     mapping = django_filters.ModelChoiceFilter(queryset=_mappings, label="Table Mapping")
     direction = django_filters.ChoiceFilter(choices=DIRECTIONS)
     job = django_filters.NumberFilter(field_name="job_id", label="Job No.")
     since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte",
                                       label="From date")
     # Set by links (a record's errors), not shown as inputs.
-    local_model = django_filters.CharFilter(label="Table", widget=HiddenInput)
+    local_model = django_filters.CharFilter(label="Table", widget=HiddenInput, max_length=100)
     local_id = django_filters.NumberFilter(label="Record ID", widget=HiddenInput)
 
     class Meta:

@@ -3,7 +3,7 @@
 from django import forms
 
 from mappings_app.choices import Direction
-from syncadmin.forms import BootstrapFormMixin
+from syncadmin.forms import BootstrapFormMixin, selected_pks
 
 AFTER_COUPLING = [
     (Direction.TO_CRM, "Yes - use the ERP's data"),
@@ -41,4 +41,4 @@ class DirectionForm(forms.Form):
 
 def selected_ids(request) -> list[int]:
     """The rows ticked in a bulk form."""
-    return [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
+    return selected_pks(request.POST.getlist("pk"))

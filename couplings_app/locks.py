@@ -30,8 +30,15 @@ def claim(mapping, job) -> bool:
     return bool(claimed)
 
 
-def release(mapping, job) -> None:
-    MappingLock.objects.filter(mapping=mapping, job=job).update(job=None, claimed_at=None)
+def hand_over(mapping, job, to) -> bool:
+    """The claim passes from `job` to `to` (the next direction of the same run); False if
+    another run took it meanwhile."""
+    return bool(MappingLock.objects.filter(mapping=mapping, job=job).update(job=to))
+
+
+def release(mapping, *jobs) -> None:
+    """Frees the claim if one of `jobs` (the run's) still holds it."""
+    MappingLock.objects.filter(mapping=mapping, job__in=jobs).update(job=None, claimed_at=None)
 
 
 def fail_dead_jobs(mapping=None, except_job=None) -> int:

@@ -61,6 +61,14 @@ class Coupling(models.Model):
         indexes = [
             models.Index(fields=["mapping", "last_result_to_crm"]),
             models.Index(fields=["mapping", "last_result_from_crm"]),
+            # The records a run retries first: found without reading every coupling, so a run's
+            # cost follows the changes, not the table's size.
+            models.Index(fields=["local_model", "remote_entity"], name="coupling_retry_to_crm",
+                         condition=models.Q(last_result_to_crm="failure")
+                         | models.Q(pending_create=True)),
+            models.Index(fields=["local_model", "remote_entity"], name="coupling_retry_from_crm",
+                         condition=models.Q(last_result_from_crm="failure")
+                         | models.Q(pending_create=True)),
         ]
         permissions = [("resolve_coupling", "Can resolve skipped and failed couplings")]
 

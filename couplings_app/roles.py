@@ -5,11 +5,14 @@
   deletes log entries, and edits ERP records (a person who works with the data);
 - administrator: also edits the connection, the table and field mappings and the rules.
 
+The embedded CRM's records (its browse pages) are read by every role and edited, like ERP
+records, by operators; the CRM's other models (applications, fault knobs) belong to staff only.
+
 `ensure_roles()` is idempotent; the data migration runs it, and so does every `migrate`
 (post_migrate), so a permission added later reaches its role.
 """
 
-APPS = ("erp_app", "mappings_app", "couplings_app")
+APPS = ("erp_app", "mappings_app", "couplings_app", "crm_emulator")
 
 OPERATOR_EXTRA = {
     "mappings_app.sync_tablemapping",
@@ -27,8 +30,10 @@ VIEWER, OPERATOR, ADMINISTRATOR = "viewer", "operator", "administrator"
 
 def role_permissions(all_codes):
     """{role: set of "app.codename"} from every permission that exists."""
-    viewer = {c for c in all_codes if c.split(".", 1)[1].startswith("view_")}
-    erp = {c for c in all_codes if c.startswith("erp_app.")}
+    crm_rows = {c for c in all_codes if c.startswith("crm_emulator.") and c.endswith("_row")}
+    viewer = {c for c in all_codes if c.split(".", 1)[1].startswith("view_")
+              and not c.startswith("crm_emulator.")} | (crm_rows & {"crm_emulator.view_row"})
+    erp = {c for c in all_codes if c.startswith("erp_app.")} | crm_rows
     operator = viewer | erp | (OPERATOR_EXTRA & set(all_codes))
     mappings = {c for c in all_codes if c.startswith("mappings_app.")}
     administrator = operator | mappings

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
 from couplings_app.models import Coupling, SyncError, SyncJob
-from couplings_app.sync.compare import same, stamp
+from couplings_app.sync.compare import remote_stamp, same
 from couplings_app.sync.context import Run
 from couplings_app.sync.coupling import _finish, _job, couple, uncouple
 from couplings_app.sync.runner import synchronize_records
@@ -458,7 +458,7 @@ def resolve_conflict(coupling, side, fields=None, *, client, user=None) -> SyncJ
             record.save()
         # The CRM's version counts as seen, so the ERP's (now merged) version is sent.
         Coupling.objects.filter(pk=coupling.pk).update(
-            remote_modified_at=stamp(row.get(mapping.remote_modified_attribute)))
+            remote_modified_at=remote_stamp(row, mapping.remote_modified_attribute))
         if Direction.TO_CRM in mapping.runs:
             job = synchronize_records(mapping, Direction.TO_CRM, client=client,
                                       local_ids=[record.pk], user=user)

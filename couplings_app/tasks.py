@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, JobType
 from couplings_app.models import SyncJob
 from mappings_app.connection import crm_client
@@ -53,6 +54,9 @@ def run_all_task(full=False, trigger=JobTrigger.USER, user_id=None):
 def scheduled_sync(mapping_id, trigger=JobTrigger.SCHEDULE):
     """A job queue entry's run: modified records of one mapping. A run brought forward by a
     record change says so once; the entry then goes back to plain scheduled runs."""
+    # Jobs of every mapping whose worker died are failed here too: a mapping that never runs
+    # again (on hold, disabled) would otherwise show its dead job "In Process" forever.
+    locks.fail_dead_jobs()
     mapping = TableMapping.objects.filter(pk=mapping_id, is_enabled=True).first()
     if mapping is None:
         return []

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -63,7 +63,7 @@ def back(request, default="home"):
     for target in (request.POST.get("next"), request.GET.get("next"),
                    request.headers.get("referer")):
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-            return redirect(target)
+            return HttpResponseRedirect(target)  # a URL, never a view name to reverse
     return redirect(default)
 
 
@@ -98,7 +98,7 @@ def record_couple(request, mapping, pk):
     """Set Up Coupling: search the CRM's records and pick one, or create a new one."""
     mapping, record = _record(mapping, pk)
     coupling = services.coupling_of(mapping, record)
-    form = CouplingForm(request.POST or None, mapping=mapping)
+    form = CouplingForm(request.POST if request.method == "POST" else None, mapping=mapping)
     if request.method == "POST":
         if request.POST.get("create") == "yes":
             return _create_in_crm(request, mapping, record)
@@ -185,8 +185,11 @@ def record_sync(request, mapping, pk):
     suggesting the side that changed."""
     mapping, record = _record(mapping, pk)
     coupling = services.coupling_of(mapping, record)
-    form = DirectionForm(request.POST or None, mapping=mapping)
+    form = DirectionForm(request.POST if request.method == "POST" else None, mapping=mapping)
     if request.method != "POST" or (len(mapping.runs) > 1 and not form.is_valid()):
+        if request.method == "POST":
+            messages.error(request, "Choose the direction: " + " ".join(form.errors.get(
+                "direction", [])))
         return render(request, "couplings_app/record_sync.html", {
             "mapping": mapping, "record": record, "label": services.label(record),
             "coupling": coupling,
@@ -208,7 +211,7 @@ def record_sync(request, mapping, pk):
         _job_outcome(request, job, f"Synchronized {services.label(record)}")
     target = request.POST.get("next")
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return redirect(target)
+        return HttpResponseRedirect(target)
     return redirect(record.get_absolute_url())
 
 
@@ -335,6 +338,8 @@ def full_sync_state(request) -> dict:
 @permission(SYNC)
 def full_sync_answer(request):
     keep = request.POST.get("keep") == "yes"
+    if keep and not request.user.has_perm("mappings_app.change_tablemapping"):
+        raise PermissionDenied  # Yes changes the table mappings: an administrator's answer
     request.session.pop("full_sync_started", None)
     if keep:
         count = keep_creating_new_records(True)

@@ -14,12 +14,13 @@ import uuid
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from crm_emulator import errors
 from crm_emulator.api import lookup_names
@@ -50,6 +51,12 @@ def browse_user_id() -> uuid.UUID:
     return rowid
 
 
+def may(request, action: str) -> None:
+    """Refuses (403) a user without the permission to `action` the CRM's records."""
+    if not request.user.has_perm(f"crm_emulator.{action}_row"):
+        raise PermissionDenied
+
+
 def get_entity(set_name: str) -> Entity:
     entity = BY_SET.get(set_name)
     if entity is None:
@@ -77,13 +84,17 @@ def title_of(entity: Entity, row) -> str:
     return (row.data.get(entity.primary_name) if entity.primary_name else None) or str(row.rowid)
 
 
+@require_GET
 def index(request):
+    may(request, "view")
     tables = [{"entity": e, "count": Row.objects.filter(entity=e.logical_name).count(),
                "url": reverse("crm_emulator:browse_list", args=[e.set_name])} for e in ENTITIES]
     return render(request, "crm_emulator/browse_index.html", {"tables": tables})
 
 
+@require_GET
 def record_list(request, set_name):
+    may(request, "view")
     entity = get_entity(set_name)
     rows = Row.objects.filter(entity=entity.logical_name).order_by("-modifiedon", "rowid")
     search = request.GET.get("q", "").strip()
@@ -220,6 +231,9 @@ def payload(entity: Entity, form: forms.Form) -> dict:
 
 
 def record_edit(request, set_name, rowid=None):
+    may(request, "view")
+    if request.method == "POST":
+        may(request, "add" if rowid is None else "change")
     entity = get_entity(set_name)
     row = None
     if rowid is not None:
@@ -249,6 +263,7 @@ def record_edit(request, set_name, rowid=None):
 
 @require_POST
 def record_delete(request, set_name, rowid):
+    may(request, "delete")
     entity = get_entity(set_name)
     try:
         write_one(WriteOp("DELETE", entity, rowid), browse_user_id())

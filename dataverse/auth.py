@@ -89,7 +89,7 @@ class ClientCredentials:
             },
         )
         token = answer.get("access_token")
-        if not token:
+        if not token or not isinstance(token, str):
             raise AuthenticationError(
                 "the token endpoint answered without an access_token", url=self.token_url
             )

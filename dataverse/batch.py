@@ -169,14 +169,26 @@ def boundary_of(content_type: str) -> str | None:
 
 
 def _split_parts(body: str, boundary: str) -> list[str]:
+    """The parts between the delimiters; ValueError when there is none or no closing one (an
+    answer cut off: its last part may be incomplete, and later ones are missing)."""
     # A delimiter owns the line break before it and the rest of its own line.
     delim = re.compile(r"(?:^|\r?\n)--" + re.escape(boundary) + r"(--)?[ \t]*(?:\r?\n|$)")
     marks = list(delim.finditer(body))
+    if not marks:
+        raise ValueError(
+            f"the multipart body holds no delimiter of its boundary {boundary!r} "
+            f"({len(body):,} characters, starting {body[:80]!r})"
+        )
     parts = []
     for here, after in zip(marks, marks[1:], strict=False):
         if here.group(1):  # the closing delimiter: anything after it is epilogue
-            break
+            return parts
         parts.append(body[here.end() : after.start()])
+    if not marks[-1].group(1):
+        raise ValueError(
+            f"the multipart body is cut off: no closing delimiter of {boundary!r} after "
+            f"{len(parts)} complete part{'' if len(parts) == 1 else 's'}"
+        )
     return parts
 
 

@@ -34,14 +34,17 @@ from .batch import (
 from .errors import (
     DataverseError,
     DuplicateRecord,
+    MalformedResponse,
     NotFound,
     NotSupported,
     PreconditionFailed,
     ValidationError,
+    request_label,
+    shorten,
 )
 from .http import Transport
 from .query import build_query, chunks, in_filter, or_filter, with_query
-from .values import dumps, key_segment, loads, normalize_id
+from .values import dumps, is_guid, key_segment, loads, normalize_id
 
 _DATAVERSE_ROOT = re.compile(r"/api/data/v\d+(\.\d+)*/?$")
 
@@ -116,10 +119,15 @@ class DataverseClient:
         *,
         expand: str | None = None,
         params: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> Iterator[list[dict]]:
         """Pages of records, following `@odata.nextLink` to the end (one page in memory).
 
         The service may send pages smaller than asked; `top` caps the rows over all pages.
+        With `key` (the primary key attribute) every row must hold its id and every attribute
+        of `select`, else MalformedResponse: a caller must not take a missing value for an
+        empty one. A page that is not an OData collection, and a next link that repeats or
+        leads to another host, are MalformedResponse too.
         """
         size = page_size or self.page_size
         query = build_query(
@@ -129,10 +137,12 @@ class DataverseClient:
         headers = {"Prefer": f"odata.maxpagesize={size}"}
         remaining = top
         seen: set[str] = set()
+        required = _required(select, key)
         while url:
             seen.add(url)
             payload = self._get_json(url, headers)
-            rows = payload.get("value", []) if isinstance(payload, dict) else []
+            label = request_label("GET", self.transport.url(url))
+            rows = _rows(payload, label, key, required, self.dataverse_features)
             if remaining is not None:
                 rows = rows[:remaining]
                 remaining -= len(rows)
@@ -140,9 +150,14 @@ class DataverseClient:
                 yield rows
             if remaining == 0:
                 return
-            url = _next_link(payload)
+            url = _next_link(payload, label)
             if url and url in seen:  # a service repeating a link would otherwise loop forever
-                raise DataverseError(f"the service sent the same next link twice: {url}")
+                raise MalformedResponse(
+                    f"{label} was answered with a next link already followed "
+                    f"({shorten(url, 300)}): the paging would never end",
+                    url=self.transport.url(url),
+                    method="GET",
+                )
 
     def iter_rows(self, entity_set: str, *args: Any, **kwargs: Any) -> Iterator[dict]:
         """The records of `iter_pages`, one by one."""
@@ -158,7 +173,16 @@ class DataverseClient:
         expand: str | None = None,
     ) -> dict:
         """One record; NotFound if it does not exist."""
-        return self.get_path(key_segment(entity_set, id), select=select, expand=expand)
+        path = with_query(key_segment(entity_set, id), build_query(select=select, expand=expand))
+        payload = self._get_json(path)
+        if not isinstance(payload, dict) or not payload:
+            raise MalformedResponse(
+                f"{request_label('GET', self.transport.url(path))} was answered with "
+                f"{shorten(repr(payload), 100)}, not a record",
+                method="GET",
+                url=self.transport.url(path),
+            )
+        return payload
 
     def get_path(
         self, path: str, select: Sequence[str] | str | None = None, expand: str | None = None
@@ -192,7 +216,7 @@ class DataverseClient:
             batch, rest = pending[:size], pending[size:]
             clause = in_filter(key, batch) if use_in else or_filter(key, batch)
             try:
-                for row in self.iter_rows(entity_set, select=select, filter=clause):
+                for row in self.iter_rows(entity_set, select=select, filter=clause, key=key):
                     value = row.get(key)
                     if value is not None:
                         found[wanted.get(normalize_id(value), str(value))] = row
@@ -315,10 +339,24 @@ class DataverseClient:
             except DataverseError as exc:
                 results.extend(BatchResult(exc.status, None, None, None, exc) for _ in chunk)
                 continue
-            ids = (loads(resp.content) or {}).get("Ids") or []
-            for n, record in enumerate(chunk):
-                rid = ids[n] if n < len(ids) else (record.get(key) if key else None)
-                results.append(BatchResult(resp.status_code, _s(rid), None, None, None))
+            answer = _json_of(resp, "POST") if resp.content else {}
+            ids = answer.get("Ids") if isinstance(answer, dict) else None
+            if ids is None and key and all(r.get(key) for r in chunk):
+                ids = [r[key] for r in chunk]  # the service did not echo the ids we chose
+            if (
+                not isinstance(ids, list)
+                or len(ids) != len(chunk)
+                or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in ids)
+            ):
+                raise MalformedResponse(
+                    f"{request_label('POST', resp.url)} created {len(chunk)} records but "
+                    f"answered {shorten(repr(ids), 200)} as their ids, not a list of "
+                    f"{len(chunk)} ids",
+                    status=resp.status_code,
+                    method="POST",
+                    url=resp.url,
+                )
+            results.extend(BatchResult(resp.status_code, _s(rid), None, None, None) for rid in ids)
         return results
 
     def iter_changes(
@@ -354,6 +392,12 @@ class DataverseClient:
                 if self._features_given:
                     raise
                 return None
+            if not isinstance(payload, dict) or not payload.get("UserId"):
+                raise MalformedResponse(
+                    f"GET WhoAmI was answered with {shorten(repr(payload), 100)}: no UserId",
+                    method="GET",
+                    url=self.transport.url("WhoAmI"),
+                )
             self._user_id = _s(payload.get("UserId"))
         return self._user_id
 
@@ -374,14 +418,7 @@ class DataverseClient:
         resp = self.transport.request("GET", path, headers=headers)
         if not resp.content:
             return {}
-        try:
-            return loads(resp.content)
-        except ValueError as exc:
-            raise DataverseError(
-                f"the service answered something that is not JSON: {resp.text[:200]!r}",
-                status=resp.status_code,
-                url=resp.url,
-            ) from exc
+        return _json_of(resp, "GET")
 
     def _send(self, prep: Prepared) -> requests.Response:
         return self.transport.request(
@@ -405,8 +442,18 @@ class DataverseClient:
             idempotent=all(p.idempotent for p in preps),
             content_type=content_type,
         )
-        items = parse_batch(resp.headers.get("Content-Type", ""), resp.content)
-        results = _match(ops, urls, items, atomic, continue_on_error)
+        try:
+            items = parse_batch(resp.headers.get("Content-Type", ""), resp.content)
+            results = _match(ops, urls, items, atomic, continue_on_error)
+        except ValueError as exc:
+            # Which part answers which operation is unknown: no result of it can be trusted.
+            raise MalformedResponse(
+                f"{request_label('POST', resp.url)} ({len(ops)} operations) was answered "
+                f"HTTP {resp.status_code} with a $batch answer that cannot be read: {exc}",
+                status=resp.status_code,
+                method="POST",
+                url=resp.url,
+            ) from exc
         if getattr(resp, "attempts", 1) > 1:
             results = [
                 _settle_resend(op, p, r) for op, p, r in zip(ops, preps, results, strict=True)
@@ -424,12 +471,23 @@ class ChangePages:
         self.delta_link: str | None = None
 
     def __iter__(self) -> Iterator[list[dict]]:
+        seen: set[str] = set()
         while self._url:
+            seen.add(self._url)
             payload = self._client._get_json(self._url, self._headers)
-            rows = payload.get("value", []) if isinstance(payload, dict) else []
-            self._url = _next_link(payload)
-            if not self._url and isinstance(payload, dict):
-                self.delta_link = payload.get("@odata.deltaLink")
+            label = request_label("GET", self._client.transport.url(self._url))
+            rows = _rows(payload, label, None, (), False)
+            self._url = _next_link(payload, label)
+            if self._url in seen:
+                raise MalformedResponse(
+                    f"{label} was answered with a next link already followed: the paging "
+                    "would never end",
+                    method="GET",
+                    url=self._client.transport.url(self._url),
+                )
+            if not self._url:
+                link = payload.get("@odata.deltaLink")
+                self.delta_link = str(link) if isinstance(link, str) else None
             if rows:
                 yield rows
 
@@ -441,14 +499,97 @@ def _s(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _next_link(payload: Any) -> str | None:
+def _next_link(payload: Any, label: str = "the request") -> str | None:
     if not isinstance(payload, dict):
         return None
     # OData v4 JSON; v4.01 allows the bare form; v3 verbose/light forms for lenience.
     for name in ("@odata.nextLink", "@nextLink", "odata.nextLink", "__next"):
-        if payload.get(name):
-            return str(payload[name])
+        link = payload.get(name)
+        if link is None or link == "":
+            continue
+        if not isinstance(link, str):
+            raise MalformedResponse(
+                f"{label} was answered with a {name} that is not a link: {shorten(repr(link), 200)}"
+            )
+        return link
     return None
+
+
+def _json_of(resp: requests.Response, method: str) -> Any:
+    """The JSON body of a success, or MalformedResponse saying which request got what."""
+    try:
+        return loads(resp.content)
+    except ValueError as exc:  # RecursionError is not one: json gives up on deep nesting itself
+        text = resp.content[:200].decode("utf-8", "replace")
+        raise MalformedResponse(
+            f"{request_label(method, resp.url)} was answered HTTP {resp.status_code} with "
+            f"something that is not JSON ({exc}; {len(resp.content):,} bytes, starting "
+            f"{text!r})",
+            status=resp.status_code,
+            method=method,
+            url=resp.url,
+        ) from exc
+
+
+def _required(select: Sequence[str] | str | None, key: str | None) -> tuple[str, ...]:
+    """The attributes each row must hold: the key and the selected ones (with a key only)."""
+    if not key:
+        return ()
+    names = [select] if isinstance(select, str) else list(select or [])
+    names = [n.strip() for part in names for n in part.split(",") if n.strip()]
+    return tuple(dict.fromkeys([key, *(n for n in names if "*" not in n and "." not in n)]))
+
+
+def _rows(
+    payload: Any, label: str, key: str | None, required: Sequence[str], guid_keys: bool
+) -> list[dict]:
+    """The records of an OData collection answer, checked; MalformedResponse if it is none."""
+    if not isinstance(payload, dict):
+        raise MalformedResponse(
+            f"{label} was answered with JSON that is not an object but "
+            f"{type(payload).__name__} {shorten(repr(payload), 100)}: not an OData collection"
+        )
+    rows = payload.get("value")
+    if not isinstance(rows, list):
+        what = (
+            'no "value"'
+            if "value" not in payload
+            else (f'a "value" that is {type(rows).__name__}, not a list')
+        )
+        raise MalformedResponse(f"{label} was answered with {what}: not an OData collection")
+    ids: dict[str, int] = {}
+    for n, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise MalformedResponse(
+                f"{label}: record {n} of the page is not an object but {type(row).__name__} "
+                f"{shorten(repr(row), 100)}"
+            )
+        if not key:
+            continue
+        rid = row.get(key)
+        if (
+            rid is None
+            or isinstance(rid, bool)
+            or not isinstance(rid, str | int)
+            or (guid_keys and not is_guid(rid))
+        ):
+            got = "has none" if rid is None else f"is {shorten(repr(rid), 100)}"
+            raise MalformedResponse(
+                f"{label}: record {n} of the page has no usable id: its {key} {got}"
+            )
+        missing = [name for name in required if name not in row and f"_{name}_value" not in row]
+        if missing:
+            raise MalformedResponse(
+                f"{label}: record {n} of the page ({key} {rid}) lacks the selected "
+                f"attribute{'s' if len(missing) > 1 else ''} {', '.join(missing)}: the answer "
+                "is incomplete, and a missing value must not be taken for an empty one"
+            )
+        first = ids.setdefault(normalize_id(rid), n)
+        if first != n:  # taken twice, one record would become two on the other side
+            raise MalformedResponse(
+                f"{label}: records {first} and {n} of the page are the same record ({key} {rid})"
+            )
+    return rows
 
 
 def _part(resp: requests.Response) -> PartResponse:
@@ -463,30 +604,61 @@ def _match(
     atomic: bool,
     continue_on_error: bool,
 ) -> list[BatchResult]:
-    """One result per operation from the batch answer's parts."""
+    """One result per operation from the batch answer's parts.
+
+    ValueError when the parts cannot be matched to the operations for sure: a response
+    missing or one too many, a change set response without the Content-ID of its request.
+    """
     if atomic:
-        first = items[0] if items else None
-        if first is None:
-            return [not_executed(op, "the batch answer holds no response") for op in ops]
+        if len(items) != 1:
+            raise ValueError(f"{len(items)} responses for one change set")
+        first = items[0]
         if isinstance(first, PartResponse):
+            if first.status < 400 and len(ops) > 1:
+                raise ValueError(
+                    f"one success response (HTTP {first.status}) for a change set of "
+                    f"{len(ops)} operations"
+                )
             # The change set failed as a whole: its one error answer stands for every operation.
             return [result_of(op, first, url) for op, url in zip(ops, urls, strict=True)]
-        by_id = {p.content_id: p for p in first if p.content_id}
-        results = []
-        for n, (op, url) in enumerate(zip(ops, urls, strict=True), start=1):
-            part = by_id.get(str(n)) or (first[n - 1] if n - 1 < len(first) else None)
-            results.append(
-                result_of(op, part, url) if part else not_executed(op, "no response in change set")
+        by_id: dict[str, PartResponse] = {}
+        for n, part in enumerate(first, start=1):
+            if not part.content_id:
+                raise ValueError(
+                    f"response {n} of {len(first)} in the change set has no Content-ID, so "
+                    "which operation it answers is unknown"
+                )
+            if part.content_id in by_id:
+                raise ValueError(f"two change set responses say Content-ID {part.content_id}")
+            by_id[part.content_id] = part
+        wanted = {str(n) for n in range(1, len(ops) + 1)}
+        if set(by_id) != wanted:
+            raise ValueError(
+                f"the change set's responses carry Content-IDs {sorted(by_id)}, its "
+                f"{len(ops)} requests {sorted(wanted, key=int)}"
             )
-        return results
+        return [
+            result_of(op, by_id[str(n)], url)
+            for n, (op, url) in enumerate(zip(ops, urls, strict=True), start=1)
+        ]
     flat: list[PartResponse] = []
     for item in items:
         flat.extend(item if isinstance(item, list) else [item])
-    reason = (
-        "no response for this operation"
-        if continue_on_error
-        else "not executed: an earlier operation in the batch failed"
-    )
+    if len(flat) > len(ops):
+        raise ValueError(f"{len(flat)} responses for {len(ops)} operations")
+    if len(flat) < len(ops):
+        # Without continue-on-error the service stops at the first failure: only then may
+        # responses be missing, after a failed one.
+        if continue_on_error or not flat or flat[-1].status < 400:
+            raise ValueError(
+                f"{len(flat)} responses for {len(ops)} operations, and "
+                + (
+                    "the batch asked to continue on error"
+                    if continue_on_error or not flat
+                    else "the last one is not a failure that stopped the batch"
+                )
+            )
+    reason = "not executed: an earlier operation in the batch failed"
     return [
         result_of(op, flat[n], url) if n < len(flat) else not_executed(op, reason)
         for n, (op, url) in enumerate(zip(ops, urls, strict=True))

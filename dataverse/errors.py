@@ -9,6 +9,7 @@ use digits or names; `numeric_code` gives one comparable number for the first tw
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 # Dataverse error codes the client needs to recognise (hex, as the Web API sends them).
@@ -94,7 +95,20 @@ class ServerError(DataverseError):
 
 
 class TransportError(DataverseError):
-    """No usable answer: timeout, refused or dropped connection, unreadable response."""
+    """No answer: timeout, refused or dropped connection."""
+
+
+class MalformedResponse(DataverseError):
+    """An answer the client cannot use: not JSON, not the OData shape asked for (no `value`, a
+    row without its id or a selected attribute), an HTML page, a `$batch` answer cut off or not
+    matching its requests, a next link that loops or leads to another host.
+
+    The message says what was wrong and which request got that answer. Nothing of such an
+    answer is used: a caller never acts on half of a garbled page.
+    """
+
+    def __str__(self) -> str:
+        return self.message  # it names the request and the status itself
 
 
 class AuthenticationError(DataverseError):
@@ -103,6 +117,39 @@ class AuthenticationError(DataverseError):
 
 class NotSupported(DataverseError):
     """A feature the service does not offer (e.g. WhoAmI on a plain OData service)."""
+
+
+# An error message is shown to people and stored in job logs: never megabytes of it.
+MAX_MESSAGE = 1000
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters in all)"
+
+
+def request_label(method: str | None, url: str | None, limit: int = 200) -> str:
+    """`GET https://.../accounts?$select=name` for messages, the URL cut to `limit`."""
+    if url and len(url) > limit:
+        url = url[:limit] + "…"
+    return " ".join(p for p in (method, url) if p) or "a request"
+
+
+def is_html(text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return head.startswith(("<!doctype html", "<html", "<head", "<body")) or ("<html" in head)
+
+
+def html_summary(text: str) -> str:
+    """What an HTML page says in a few words: its title, else its first text."""
+    match = _TITLE.search(text[:100_000])
+    words = match.group(1) if match else _TAG.sub(" ", text[:100_000])
+    words = " ".join(words.split())
+    return shorten(words, 200) if words else "no text"
 
 
 def parse_error_code(code: Any) -> int | None:
@@ -135,15 +182,19 @@ def parse_error_body(body: bytes | str | None) -> tuple[str | None, str | None, 
         data = json.loads(body)
     except ValueError:
         text = body.strip()
-        return None, (text[:500] if text else None), []
+        if text and is_html(text):
+            return None, f"the service answered an HTML page: {html_summary(text)}", []
+        return None, (shorten(text, 500) if text else None), []
     if not isinstance(data, dict):
         return None, None, []
     err = data.get("error", data)
     if isinstance(err, str):
         # OAuth 2.0 token endpoint: {"error": "invalid_client", "error_description": "..."}
-        return err, str(data.get("error_description") or err), []
+        return shorten(err, 200), shorten(str(data.get("error_description") or err)), []
+    if err is None:
+        return None, None, []
     if not isinstance(err, dict):
-        return None, str(err), []
+        return None, shorten(str(err)), []
     code = err.get("code")
     message = err.get("message")
     if isinstance(message, dict):
@@ -154,9 +205,9 @@ def parse_error_body(body: bytes | str | None) -> tuple[str | None, str | None, 
     if not isinstance(details, list):
         details = [details]
     return (
-        str(code) if code not in (None, "") else None,
-        str(message) if message is not None else None,
-        [d for d in details if isinstance(d, dict)],
+        shorten(str(code), 200) if code not in (None, "") else None,
+        shorten(str(message)) if message is not None else None,
+        [d for d in details[:50] if isinstance(d, dict)],
     )
 
 

@@ -19,11 +19,21 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .errors import AuthenticationError, DataverseError, Throttled, TransportError, error_for_status
+from .errors import (
+    AuthenticationError,
+    DataverseError,
+    MalformedResponse,
+    Throttled,
+    TransportError,
+    error_for_status,
+    html_summary,
+    is_html,
+    request_label,
+)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -83,8 +93,19 @@ class Transport:
     # --- URLs ---------------------------------------------------------------------------------
 
     def url(self, path: str) -> str:
-        """Absolute URL of `path`; relative paths and links resolve against the service root."""
+        """Absolute URL of `path`; relative paths and links resolve against the service root.
+
+        An absolute URL on another host (a next link, say) is refused: the request would carry
+        the bearer token there.
+        """
         if path.startswith(("http://", "https://")):
+            if _origin(path) != _origin(self.service_root):
+                raise MalformedResponse(
+                    f"refused to follow {request_label(None, path)}: it is not on the service's "
+                    f"host {_origin(self.service_root)[1]}, and the request would carry the "
+                    "access token there",
+                    url=path,
+                )
             return path
         return urljoin(self.service_root, path)
 
@@ -135,9 +156,14 @@ class Transport:
                 url=url,
             ) from exc
         try:
-            return resp.json()
+            answer = resp.json()
         except ValueError as exc:
             raise AuthenticationError("the token endpoint answered no JSON", url=url) from exc
+        if not isinstance(answer, dict):
+            raise AuthenticationError(
+                f"the token endpoint answered {type(answer).__name__} JSON, not an object", url=url
+            )
+        return answer
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
@@ -185,6 +211,7 @@ class Transport:
 
             status = resp.status_code
             if 200 <= status < 300:
+                _refuse_html(resp, method, url)
                 resp.attempts = attempt  # type: ignore[attr-defined]
                 return resp
 
@@ -225,3 +252,30 @@ class Transport:
                     retried=attempt > 1,
                 )
             raise error
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1  # a port that is not a number matches nothing
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _refuse_html(resp: requests.Response, method: str, url: str) -> None:
+    """A success answered with an HTML page (a proxy's error or a sign-in page) is no answer."""
+    ctype = resp.headers.get("Content-Type", "").lower()
+    head = resp.content[:512].decode("utf-8", "replace") if resp.content else ""
+    if "html" not in ctype and not (head.lstrip().startswith("<") and is_html(head)):
+        return
+    text = resp.content.decode("utf-8", "replace")
+    raise MalformedResponse(
+        f"{request_label(method, url)} was answered HTTP {resp.status_code} with an HTML page "
+        f"({html_summary(text)}), not OData JSON: a proxy or a sign-in page may stand in front of "
+        "the CRM",
+        status=resp.status_code,
+        method=method,
+        url=url,
+    )

@@ -10,8 +10,10 @@ read per derived type with `$expand=OptionSet` (one extra request per type, not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .errors import MalformedResponse, shorten
 from .values import quote_string
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ class AttributeInfo:
 def _type_of(item: dict) -> str:
     if item.get("AttributeType"):
         return str(item["AttributeType"])
-    type_name = (item.get("AttributeTypeName") or {}).get("Value")
+    type_name = item.get("AttributeTypeName")
+    type_name = type_name.get("Value") if isinstance(type_name, dict) else None
     if type_name:
         return str(type_name).removesuffix("Type")
     odata_type = str(item.get("@odata.type", "")).rsplit(".", 1)[-1]
@@ -61,20 +64,32 @@ def label_text(label: Any) -> str | None:
     return None
 
 
-def parse_options(option_set: Any) -> dict[int, str] | None:
+def _bad(where: str, what: str, value: Any, wanted: str) -> MalformedResponse:
+    shown = str(value) if isinstance(value, Decimal) else repr(value)
+    return MalformedResponse(
+        f"the CRM's description of {where} has {what} {shorten(shown, 100)}, not {wanted}"
+    )
+
+
+def parse_options(option_set: Any, where: str = "an option set") -> dict[int, str] | None:
     if not isinstance(option_set, dict):
         return None
     if "TrueOption" in option_set or "FalseOption" in option_set:  # BooleanOptionSetMetadata
         options = {}
         for key, default in (("FalseOption", "No"), ("TrueOption", "Yes")):
             opt = option_set.get(key) or {}
-            value = int(opt.get("Value", 1 if key == "TrueOption" else 0))
+            if not isinstance(opt, dict):
+                raise _bad(where, key, opt, "an option")
+            value = _int(opt.get("Value", 1 if key == "TrueOption" else 0), where, "option value")
             options[value] = label_text(opt.get("Label")) or default
         return options
     options = {}
-    for opt in option_set.get("Options") or []:
+    listed = option_set.get("Options") or []
+    if not isinstance(listed, list):
+        raise _bad(where, "Options", listed, "a list")
+    for opt in listed:
         if isinstance(opt, dict) and opt.get("Value") is not None:
-            value = int(opt["Value"])
+            value = _int(opt["Value"], where, "option value")
             options[value] = label_text(opt.get("Label")) or str(value)
     return options
 
@@ -86,27 +101,53 @@ def _required(item: dict) -> bool:
     return level in _REQUIRED_LEVELS
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _int(value: Any, where: str = "an attribute", what: str = "a number") -> int | None:
+    """A whole number of the metadata, or MalformedResponse saying where it was not one."""
+    if value is None:
+        return None
+    if isinstance(value, int | Decimal | str) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value).strip())
+        except ArithmeticError:
+            number = None
+        if number is not None and number.is_finite() and number == number.to_integral_value():
+            return int(number)
+    raise _bad(where, what, value, "a whole number")
+
+
+def _number(value: Any, where: str, what: str) -> Any:
+    if value is None or (isinstance(value, int | float | Decimal) and not isinstance(value, bool)):
+        return value
+    raise _bad(where, what, value, "a number")
 
 
 def parse_attribute(item: dict) -> AttributeInfo:
     """An AttributeInfo from one AttributeMetadata item of the Web API."""
+    name = item.get("LogicalName")
+    if not isinstance(name, str) or not name:
+        raise _bad("an attribute", "LogicalName", name, "a name")
+    where = f"the attribute {name}"
     kind = _type_of(item)
     options = None
     if kind in OPTION_TYPES or "OptionSet" in item:
-        options = parse_options(item.get("OptionSet")) or parse_options(item.get("GlobalOptionSet"))
+        options = parse_options(item.get("OptionSet"), where) or parse_options(
+            item.get("GlobalOptionSet"), where
+        )
     targets = item.get("Targets")
+    if targets is not None and (
+        not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)
+    ):
+        raise _bad(where, "Targets", targets, "a list of table names")
     return AttributeInfo(
-        name=str(item["LogicalName"]),
+        name=name,
         type=kind,
-        max_length=_int(item.get("MaxLength")),
+        max_length=_int(item.get("MaxLength"), where, "MaxLength"),
         required=_required(item),
         options=options,
         targets=list(targets) if targets is not None else None,
-        min_value=item.get("MinValue"),
-        max_value=item.get("MaxValue"),
-        precision=_int(item.get("Precision")),
+        min_value=_number(item.get("MinValue"), where, "MinValue"),
+        max_value=_number(item.get("MaxValue"), where, "MaxValue"),
+        precision=_int(item.get("Precision"), where, "Precision"),
         valid_for_create=bool(item.get("IsValidForCreate", True)),
         valid_for_update=bool(item.get("IsValidForUpdate", True)),
     )

@@ -5,8 +5,9 @@ With no service root the embedded CRM is used; when no web server serves it (a c
 client secret comes from the environment and never appears in a message: errors are scrubbed.
 """
 
+import json
 from contextlib import contextmanager
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -17,9 +18,15 @@ from mappings_app.models import Connection
 
 
 def scrub(text: str) -> str:
-    """The text with the client secret (if any) blotted out."""
+    """The text with the client secret (if any) blotted out: as it is, and as an answer that
+    quotes the token request back has it (form-encoded, URL-quoted, JSON-escaped)."""
     secret = settings.CRM_CLIENT_SECRET
-    return text.replace(secret, "********") if secret else text
+    if not secret:
+        return text
+    forms = {secret, quote_plus(secret), quote(secret, safe=""), json.dumps(secret)[1:-1]}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "********")
+    return text
 
 
 def _client(connection: Connection, service_root: str, token_url: str) -> DataverseClient:

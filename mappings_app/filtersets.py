@@ -22,7 +22,7 @@ def _entities(request):
 
 class TableMappingFilterSet(SearchFilterSet):
     search_fields = ["name", "description", "local_model", "remote_entity"]
-    name = django_filters.CharFilter(lookup_expr="icontains", label="Name")
+    name = django_filters.CharFilter(lookup_expr="icontains", label="Name", max_length=200)
     local_model = django_filters.ChoiceFilter(label="Table", choices=[])
     remote_entity = django_filters.ChoiceFilter(label="Integration Table", choices=[])
     direction = django_filters.ChoiceFilter(choices=Direction.choices, label="Direction")

@@ -5,9 +5,12 @@ lists (installed tables, CRM entities and attributes, ERP field paths) and the d
 check, and never show or take the client secret.
 """
 
+import json
+import math
+
 from django import forms
 from django.apps import apps
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import capfirst
 
 from dataverse.errors import DataverseError
@@ -19,7 +22,7 @@ from mappings_app.models import (
     TableMapping,
     TransformationRule,
 )
-from syncadmin.forms import BootstrapFormMixin, BootstrapModelForm, formfield
+from syncadmin.forms import MAX_ID, BootstrapFormMixin, BootstrapModelForm, formfield
 
 # Django's own tables and the product's bookkeeping (mappings, couplings, the embedded CRM's
 # storage) are never synchronized; every other installed app's concrete tables may be.
@@ -111,6 +114,87 @@ def attribute_choices(entity: str, current: str = "") -> list | None:
     return choices
 
 
+class JSONObjectField(forms.JSONField):
+    """A JSON object that every database stores: no NaN or Infinity, no NUL character or lone
+    surrogate (PostgreSQL's jsonb refuses them), nested no deeper than a person types."""
+
+    MAX_DEPTH = 20
+    default_error_messages = {"not_object": 'Enter a JSON object, e.g. {"name": "value"}.'}
+
+    @staticmethod
+    def _number(text):
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(text)
+        return number
+
+    def _loads(self, text):
+        return json.loads(text, parse_float=self._number, parse_constant=self._refuse)
+
+    @staticmethod
+    def _refuse(text):
+        raise ValueError(text)
+
+    def _problem(self, value, depth=0):
+        if depth > self.MAX_DEPTH:
+            return f"Nested more than {self.MAX_DEPTH} levels deep."
+        if isinstance(value, dict):
+            items = [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            items = value
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "A text contains a NUL character (\\u0000)."
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "A text contains an unpaired surrogate (\\ud800-\\udfff)."
+            return None
+        else:
+            return None
+        return next(filter(None, (self._problem(item, depth + 1) for item in items)), None)
+
+    def to_python(self, value):
+        if self.disabled:
+            return value
+        if value in self.empty_values:
+            return {}
+        if isinstance(value, str):
+            try:
+                value = self._loads(value)
+            except (ValueError, RecursionError):
+                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not isinstance(value, dict):
+            raise ValidationError(self.error_messages["not_object"], code="invalid")
+        problem = self._problem(value)
+        if problem:
+            raise ValidationError(problem, code="invalid")
+        return value
+
+    def bound_data(self, data, initial):
+        if self.disabled:
+            return initial
+        if data is None:
+            return None
+        try:
+            value = self._loads(data)
+        except (ValueError, RecursionError):
+            return forms.fields.InvalidJSONInput(data)
+        # A refused value is shown again as typed: parsed, an escaped lone surrogate would be
+        # written back into the page as a character no encoding can send.
+        return forms.fields.InvalidJSONInput(data) if self._problem(value) else value
+
+
+class IdsField(forms.ModelMultipleChoiceField):
+    """Ids a database column holds; a larger number is refused before it reaches the query."""
+
+    def _check_values(self, value):
+        if any(str(v).isascii() and str(v).isdigit() and int(str(v)) > MAX_ID for v in value):
+            raise ValidationError(self.error_messages["invalid_pk_value"],
+                                  code="invalid_pk_value", params={"pk": "…"})
+        return super()._check_values(value)
+
+
 class ConnectionForm(BootstrapModelForm):
     """The connection's settings; the secret is not among them (CRM_CLIENT_SECRET only)."""
 
@@ -152,6 +236,8 @@ class TableMappingForm(BootstrapModelForm):
             "inactivity_timeout_minutes",
             "disable_event_rescheduling",
         ]
+        field_classes = {"local_template": JSONObjectField, "remote_template": JSONObjectField,
+                         "dependencies": IdsField}
         widgets = {
             "local_filter": forms.Textarea(attrs={"rows": 2, "class": "font-monospace"}),
             "remote_filter": forms.Textarea(attrs={"rows": 2, "class": "font-monospace"}),
@@ -277,6 +363,17 @@ class FieldMappingForm(BootstrapModelForm):
                 )
             widget.attrs.setdefault("aria-label", str(self.fields[name].label))
 
+    def full_clean(self):
+        super().full_clean()
+        # A row's hidden fields (its id, its table mapping) show no message of their own: their
+        # refusal (a stale or altered page) is said at the top of the row.
+        for name in [n for n in self._errors if n in self.fields
+                     and self.fields[n].widget.is_hidden]:
+            for message in self._errors.pop(name):
+                self._errors.setdefault(
+                    NON_FIELD_ERRORS, self.error_class(error_class="nonfield")
+                ).append(f"The row's hidden field {name!r}: {message} Reload the page.")
+
     def _set_choices(self, name, choices, current):
         field = self.fields[name]
         choices = list(choices or [])
@@ -292,6 +389,8 @@ class FieldMappingForm(BootstrapModelForm):
 
 
 class BaseFieldMappingFormSet(forms.BaseInlineFormSet):
+    max_rows = 300  # far more fields than any ERP table has
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         mapping = self.instance
@@ -299,6 +398,15 @@ class BaseFieldMappingFormSet(forms.BaseInlineFormSet):
         self.remote_choices = attribute_choices(mapping.remote_entity)
         self.mappings = TableMapping.objects.all()
         self.rules = TransformationRule.objects.all()
+
+    def total_form_count(self):
+        total = super().total_form_count()
+        management = self.management_form if self.is_bound else None
+        if management is not None and management.is_valid() \
+                and management.cleaned_data["TOTAL_FORMS"] > self.max_rows:
+            # Refused ("Please submit at most ..."): only the stored rows are shown again.
+            return min(total, self.initial_form_count())
+        return total
 
     def get_form_kwargs(self, index):
         kwargs = super().get_form_kwargs(index)
@@ -353,6 +461,10 @@ FieldMappingFormSet = forms.inlineformset_factory(
     fk_name="table_mapping",
     extra=1,
     can_delete=True,
+    # Bounded: a tampered TOTAL_FORMS must not make the page build thousands of rows.
+    max_num=BaseFieldMappingFormSet.max_rows,
+    absolute_max=BaseFieldMappingFormSet.max_rows,
+    validate_max=True,
 )
 
 
@@ -375,6 +487,7 @@ class TransformationRuleForm(BootstrapModelForm):
             "lookup_table",
             "lookup_default",
         ]
+        field_classes = {"lookup_table": JSONObjectField}
         widgets = {
             "regex": forms.TextInput(attrs={"class": "font-monospace"}),
             "lookup_table": forms.Textarea(attrs={"rows": 4, "class": "font-monospace"}),

@@ -87,7 +87,7 @@ def find_local(mapping, key: str):
         found = model._default_manager.filter(**{f"{field.name}__iexact": key}).first()
         if found is not None:
             return found
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and len(key) <= 18:  # "²" is a digit, not an id
         return model._default_manager.filter(pk=int(key)).first()
     return None
 

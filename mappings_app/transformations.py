@@ -1,13 +1,17 @@
 """Transformation rules: data-only changes of a value on its way to the other side.
 
 Every rule type is a fixed Python function parameterized by the rule's fields; nothing typed by an
-admin is ever evaluated. Regular expressions are compiled with a length limit and applied to
-values of bounded length, so a rule cannot hang a job.
+admin is ever evaluated. A rule cannot hang a job: regular expressions that can backtrack without
+end (a repeat inside a repeat, alternatives under a repeat, backreferences) are refused when the
+rule is saved and when it runs, and an expression runs on a value only when its worst case on a
+value that long stays within a budget (REGEX_BUDGET); a longer value fails with a message.
 """
 
 import re
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from re import _constants as sre
+from re import _parser as sre_parse
 
 from django.core.exceptions import ValidationError
 
@@ -16,6 +20,9 @@ from mappings_app.choices import TransformationType as T
 
 MAX_INPUT = 10_000
 MAX_PATTERN = 250
+# Worst-case backtracking steps an expression may need on one value: about a quarter of a second.
+REGEX_BUDGET = 10**9
+REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT}
 ROUNDING = {
     RoundingDirection.NEAREST: ROUND_HALF_UP,
     RoundingDirection.UP: ROUND_CEILING,
@@ -34,10 +41,9 @@ def check_rule(rule) -> None:
         if not rule.regex:
             errors["regex"] = "Enter the regular expression."
         else:
-            try:
-                re.compile(rule.regex)
-            except re.error as exc:
-                errors["regex"] = f"Not a valid regular expression: {exc}."
+            problem = pattern_problem(rule.regex)
+            if problem:
+                errors["regex"] = problem
     if rule.type == T.REPLACE and not rule.find_value:
         errors["find_value"] = "Enter the text to find."
     if rule.type == T.SUBSTRING and rule.start_position < 1:
@@ -87,12 +93,12 @@ def apply_rule(rule, value):
             re.escape(rule.find_value), lambda _: rule.replace_value, text, flags=re.IGNORECASE
         )
     if kind == T.REGEX_EXTRACT:
-        match = _pattern(rule).search(text)
+        match = _pattern(rule, text).search(text)
         if not match:
             return ""
         return match.group(1) if match.groups() else match.group(0)
     if kind == T.REGEX_REPLACE:
-        return _pattern(rule).sub(lambda _: rule.replace_value, text)
+        return _pattern(rule, text).sub(lambda _: rule.replace_value, text)
     if kind == T.SUBSTRING:
         start = rule.start_position - 1
         return text[start : start + rule.length] if rule.length else text[start:]
@@ -101,9 +107,73 @@ def apply_rule(rule, value):
     raise TransformationError(f"{rule.code}: unknown rule type {kind!r}.")
 
 
-def _pattern(rule):
-    if len(rule.regex) > MAX_PATTERN:
-        raise TransformationError(f"{rule.code}: the expression is longer than {MAX_PATTERN}.")
+class _Unsafe(Exception):
+    pass
+
+
+def _repeats(items, under_repeat=False):
+    """The (min, max) of every variable repeat of a parsed expression; raises _Unsafe for the
+    shapes that backtrack exponentially."""
+    found = []
+    for op, av in items:
+        if op in (sre.GROUPREF, sre.GROUPREF_EXISTS):
+            raise _Unsafe("a backreference (like \\1) can run for ever")
+        if op in REPEATS:
+            low, high, body = av
+            variable = low != high
+            if under_repeat and variable:
+                raise _Unsafe("a repeat inside a repeat (like (a+)+) can run for ever")
+            found += _repeats(body, under_repeat or high > 1)
+            if variable:
+                found.append((low, high))
+        elif op == sre.BRANCH:
+            if under_repeat:
+                raise _Unsafe("alternatives under a repeat (like (a|ab)*) can run for ever; "
+                              "use a character class")
+            for branch in av[1]:
+                found += _repeats(branch, under_repeat)
+        elif op == sre.SUBPATTERN:
+            found += _repeats(av[-1], under_repeat)
+        elif op in (sre.ASSERT, sre.ASSERT_NOT):
+            found += _repeats(av[1], under_repeat)
+        elif op == sre.ATOMIC_GROUP:
+            found += _repeats(av, under_repeat)
+    return found
+
+
+def _shape(regex):
+    """(the variable repeats, a problem or None) of an expression."""
+    if len(regex) > MAX_PATTERN:
+        return [], f"The expression is longer than {MAX_PATTERN} characters."
+    try:
+        return _repeats(sre_parse.parse(regex)), None
+    except re.error as exc:
+        return [], f"Not a valid regular expression: {exc}."
+    except _Unsafe as exc:
+        return [], f"Not allowed: {exc}."
+
+
+def pattern_problem(regex) -> str | None:
+    """Why an expression cannot be used in a rule, or None."""
+    return _shape(regex)[1]
+
+
+def worst_case(repeats, length: int) -> int:
+    """An upper bound of the backtracking steps of an expression on a value of `length`."""
+    steps = length + 1
+    for low, high in repeats:
+        steps *= min(high, length) - min(low, length) + 1
+    return steps
+
+
+def _pattern(rule, text):
+    repeats, problem = _shape(rule.regex)
+    if problem:
+        raise TransformationError(f"{rule.code}: {problem}")
+    if worst_case(repeats, len(text)) > REGEX_BUDGET:
+        raise TransformationError(
+            f"{rule.code}: the value is too long ({len(text)} characters) for the expression "
+            f"{rule.regex!r}; give its repeats an upper bound, e.g. {{1,50}} instead of +.")
     flags = 0 if rule.case_sensitive else re.IGNORECASE
     return re.compile(rule.regex, flags)
 

@@ -66,6 +66,14 @@ def short(value, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
+def _num(number) -> str:
+    """A number for a message, as it is unless it is huge (a CRM may send thousands of
+    digits)."""
+    text = format(number, "f") if isinstance(number, Decimal) and number.is_finite() and abs(
+        number.adjusted()) < 40 else str(number)
+    return text if len(text) <= 40 else f"{text[:39]}… ({len(text):,} characters)"
+
+
 def record_key(record) -> str:
     """How BC shows a record in a field: its No. or Code, else its text."""
     for name in KEY_FIELDS:
@@ -102,6 +110,8 @@ def local_value(record, path: str):
     """
     value = record
     for part in path.split("."):
+        if part.startswith("_"):  # fields only, never Python's own attributes (__class__, _meta)
+            raise ValueProblem(f"{path}: {part!r} is not a field.")
         if value is None:
             return None
         try:
@@ -211,16 +221,21 @@ def _number(name, value, attribute):
         raise ValueProblem(f"{name}: {short(value)} is not a number.")
     low, high = attribute.get("min_value"), attribute.get("max_value")
     if low is not None and number < Decimal(str(low)):
-        raise ValueProblem(f"{name}: {number} is below the CRM's minimum {_plain(low)}.")
+        raise ValueProblem(f"{name}: {_num(number)} is below the CRM's minimum {_plain(low)}.")
     if high is not None and number > Decimal(str(high)):
-        raise ValueProblem(f"{name}: {number} is above the CRM's maximum {_plain(high)}.")
+        raise ValueProblem(f"{name}: {_num(number)} is above the CRM's maximum {_plain(high)}.")
     if attribute.get("type") in INTEGER_TYPES:
         if number != number.to_integral_value():
-            raise ValueProblem(f"{name}: {number} is not a whole number; the CRM takes integers.")
+            raise ValueProblem(
+                f"{name}: {_num(number)} is not a whole number; the CRM takes integers."
+            )
         return int(number)
     precision = attribute.get("precision")
     if precision is not None and -number.as_tuple().exponent > precision:
-        number = number.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP)
+        try:
+            number = number.quantize(Decimal(1).scaleb(-precision), rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # more digits than the decimal context holds
+            raise ValueProblem(f"{name}: {_num(number)} has too many digits.") from None
     return number
 
 
@@ -331,6 +346,12 @@ def to_local(field_mapping, value, model_field, resolve=None, attribute: dict | 
     their label.
     """
     name = model_field.name
+    if isinstance(value, (dict, list, tuple)):
+        # An object or a list where the CRM holds one value: its text is no value to store.
+        raise ValueProblem(
+            f"{name}: the CRM sent {short(value)}, a {type(value).__name__} where one value "
+            "belongs."
+        )
     value = _constant_and_rule(field_mapping, value, Direction.FROM_CRM)
     if value is not None and attribute is not None and not field_mapping.constant_value:
         kind = REMOTE_KINDS.get(attribute.get("type"))
@@ -363,7 +384,7 @@ def to_local(field_mapping, value, model_field, resolve=None, attribute: dict | 
     if isinstance(model_field, models.IntegerField):
         number = _local_decimal(name, value, None)
         if number != number.to_integral_value():
-            raise ValueProblem(f"{name}: {number} is not a whole number.")
+            raise ValueProblem(f"{name}: {_num(number)} is not a whole number.")
         return int(number)
     if isinstance(model_field, models.FloatField):
         return float(_local_decimal(name, value, None))
@@ -418,10 +439,14 @@ def _local_decimal(name, value, model_field):
     if model_field is None:
         return number
     places = model_field.decimal_places
-    number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    if len(number.as_tuple().digits) > model_field.max_digits:
-        biggest = Decimal(10) ** (model_field.max_digits - places)
-        raise ValueProblem(f"{name}: {number} is too large; the ERP holds less than {biggest}.")
+    biggest = Decimal(10) ** (model_field.max_digits - places)
+    # Compared before rounding: 1e30 would not even round within the decimal context.
+    if abs(number) < biggest:
+        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if abs(number) >= biggest:
+        raise ValueProblem(
+            f"{name}: {_num(number)} is too large; the ERP holds less than {biggest}."
+        )
     return number
 
 

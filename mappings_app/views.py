@@ -23,6 +23,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -48,6 +49,7 @@ from mappings_app.order import sync_order
 from mappings_app.tables import TableMappingTable, TransformationRuleTable, table_caption
 from mappings_app.transformations import TransformationError
 from mappings_app.values import record_key
+from syncadmin.forms import selected_pks
 
 log = logging.getLogger(__name__)
 # What reaching the CRM or reading its metadata may raise; shown as a message, never a 500.
@@ -109,7 +111,7 @@ def _back(request, default):
     """The page to return to: a safe `next` from the form, else `default`."""
     target = request.POST.get("next") or request.GET.get("next")
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-        return redirect(target)
+        return HttpResponseRedirect(target)  # a URL, never a view name to reverse
     return redirect(default)
 
 
@@ -144,7 +146,7 @@ def connection(request):
 @permission("change_connection")
 def connection_edit(request):
     conn = Connection.get()
-    form = ConnectionForm(request.POST or None, instance=conn)
+    form = ConnectionForm(request.POST if request.method == "POST" else None, instance=conn)
     if request.method == "POST":
         if form.is_valid():
             form.save()
@@ -345,7 +347,7 @@ def _form_tabs(form):
 
 
 def _tablemapping_form(request, mapping):
-    form = TableMappingForm(request.POST or None, instance=mapping)
+    form = TableMappingForm(request.POST if request.method == "POST" else None, instance=mapping)
     if request.method == "POST":
         if form.is_valid():
             saved = form.save()
@@ -414,7 +416,7 @@ def tablemapping_reset_watermarks(request, pk):
 
 
 def _selected(request):
-    ids = [int(pk) for pk in request.POST.getlist("pk") if pk.isdigit()]
+    ids = selected_pks(request.POST.getlist("pk"))
     if not ids:
         messages.warning(request, "Select one or more table mappings first.")
     return TableMapping.objects.filter(pk__in=ids)
@@ -499,8 +501,9 @@ def tablemapping_preview(request, pk):
     context["local_records"] = [
         (record_key(record), str(record)) for record in preview.local_records(mapping)
     ]
-    local_key = request.GET.get("local", "").strip()
-    remote_key = request.GET.get("remote", "").strip()
+    valid = form.is_bound and form.is_valid()  # bounded lengths: no endless LIKE pattern
+    local_key = form.cleaned_data["local"].strip() if valid else ""
+    remote_key = form.cleaned_data["remote"].strip() if valid else ""
     try:
         if local_key:
             record = preview.find_local(mapping, local_key)
@@ -609,7 +612,7 @@ def transformationrule_detail(request, pk):
 
 
 def _rule_form(request, rule):
-    form = TransformationRuleForm(request.POST or None, instance=rule)
+    form = TransformationRuleForm(request.POST if request.method == "POST" else None, instance=rule)
     if request.method == "POST":
         if form.is_valid():
             saved = form.save()

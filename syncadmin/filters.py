@@ -15,7 +15,8 @@ class FilterForm(BootstrapFormMixin, forms.Form):
 
 
 class SearchFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    # Bounded: SQLite refuses a LIKE pattern that long ("pattern too complex").
+    q = django_filters.CharFilter(method="search", label="Search", max_length=200)
     search_fields: list[str] = []
 
     def search(self, queryset, name, value):

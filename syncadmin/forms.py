@@ -39,3 +39,13 @@ def formfield(db_field, **kwargs):
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
+
+
+MAX_ID = 2**63 - 1  # the largest id a database column holds
+
+
+def selected_pks(values) -> list[int]:
+    """The ids ticked in a bulk form; anything else (text, "²", an id no column holds) is not
+    an id of a row and is left out."""
+    return [int(v) for v in values
+            if v.isascii() and v.isdigit() and len(v) <= 19 and int(v) <= MAX_ID]

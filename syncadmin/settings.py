@@ -98,6 +98,9 @@ def sqlite_database(path: Path) -> dict:
             "timeout": 30,  # busy timeout, seconds
             "transaction_mode": "IMMEDIATE",  # take the write lock up front: no upgrade deadlock
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # Few prepared statements kept: a page's bulk statements hold thousands of
+            # parameters each, and 128 of them (the default) weigh tens of megabytes.
+            "cached_statements": 16,
         },
     }
 

@@ -3,6 +3,7 @@
 from functools import cache
 
 import django_tables2 as tables
+from django.core.paginator import Paginator
 from django.db import models
 
 
@@ -26,6 +27,15 @@ class BaseTable(tables.Table):
         template_name = "django_tables2/bootstrap5.html"
         attrs = {"class": "table table-sm table-hover align-middle"}
         empty_text = "There is nothing to show in this view."
+
+    MAX_PER_PAGE = 200
+
+    def paginate(self, paginator_class=Paginator, per_page=None, page=1, *args,
+                 **kwargs):
+        # per_page may come from the URL: "-1" broke the page, a billion would list every row.
+        if per_page is not None:
+            per_page = min(max(int(per_page), 1), self.MAX_PER_PAGE)
+        super().paginate(paginator_class, per_page, page, *args, **kwargs)
 
 
 NUMERIC = {"td": {"class": "text-end"}, "th": {"class": "text-end"}}

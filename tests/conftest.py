@@ -4,6 +4,14 @@ import pytest
 from django.contrib.auth import get_user_model
 
 
+def pytest_configure(config):
+    """Passwords hashed the fast way: the default hasher's million PBKDF2 rounds are for real
+    accounts, and cost a second of CPU each time a test creates or logs in a user."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def admin_user(db):
     return get_user_model().objects.create_superuser("admin", "admin@example.com", "pw-admin-1")

@@ -57,6 +57,20 @@ def remote_date_equal(remote, local) -> bool:
     return same(remote, local)
 
 
+def remote_stamp(row: dict, attribute: str):
+    """The CRM record's modified-on, told apart within its second by the row's version.
+
+    The CRM stamps whole seconds, so a change made in the second the sync read a record would
+    carry the stamp the coupling remembers and pass for unchanged (a lost update). Every change
+    increases the row's version number: it goes into the microseconds the CRM leaves empty.
+    """
+    modified = stamp(row.get(attribute))
+    version = row.get("versionnumber")
+    if modified is None or modified.microsecond or version in (None, ""):
+        return modified
+    return modified.replace(microsecond=int(version) % 999_999 + 1)
+
+
 def stamp(value):
     """A modified-on value as an aware datetime (or None)."""
     if value in (None, ""):

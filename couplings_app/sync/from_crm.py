@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
-from couplings_app.sync.bulk import bulk_set
-from couplings_app.sync.compare import same, stamp
+from couplings_app.sync.bulk import bulk_insert, bulk_set
+from couplings_app.sync.compare import remote_stamp, same, stamp
 from couplings_app.sync.context import Run
 from couplings_app.sync.lookups import FromCrmLookups
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
@@ -39,8 +39,8 @@ class FromCrm:
         ids = [str(row[run.key]).lower() for row in rows]
         couplings = {str(c.remote_id).lower(): c for c in Coupling.objects.filter(
             remote_entity=run.entity, local_model=self.mapping.local_model, remote_id__in=ids)}
-        records = self.model._default_manager.select_related(
-            *run.local_select_related()).in_bulk([c.local_id for c in couplings.values()])
+        records = self.model._default_manager.prefetch_related(
+            *run.local_related()).in_bulk([c.local_id for c in couplings.values()])
         resolve = FromCrmLookups(run, rows)
         paths = PathTargets(run, rows, resolve)
         creates, updates, touched = [], [], []
@@ -88,14 +88,14 @@ class FromCrm:
             return "create", self.new_record(row, resolve, paths), None
         if record is None:
             return self.deleted_counterpart(row, coupling, resolve, paths)
-        modified = stamp(row.get(run.modified_attr))
+        modified = remote_stamp(row, run.modified_attr)
         failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
         own_change = run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
             str(run.integration_user).lower()
         if (modified == coupling.remote_modified_at or own_change) and not failed_before \
                 and not run.full:
             run.counts["unchanged"] += 1
-            return "unchanged", None, None
+            return None  # nothing to write, not even the coupling
         values = self.values(row, resolve, paths, create=False)
         changed = {name: value for name, value in values.items()
                    if not same(getattr(record, name), value)}
@@ -103,8 +103,9 @@ class FromCrm:
             run.counts["unchanged"] += 1
             self.mark_ok(coupling, record, row)
             return "unchanged", None, None
-        local_changed = coupling.local_modified_at is not None and \
-            record.modified_at != coupling.local_modified_at
+        # A coupling never synchronized (its first run failed) counts ERP changes made after it.
+        local_changed = record.modified_at != coupling.local_modified_at \
+            if coupling.local_modified_at else record.modified_at > coupling.created_at
         if self.mapping.direction == Direction.BIDIRECTIONAL and local_changed and not own_change:
             shared = {_attname(fm) for fm in run.bidirectional if fm.local_field}
             if shared & set(changed):
@@ -144,6 +145,8 @@ class FromCrm:
                 result[field.attname] = value.pk if value is not None else None
             elif create and value in (None, "") and field.name in result:
                 continue
+            elif value in (None, "") and field == run.local_key:
+                continue  # an empty CRM value never clears the No. (the series gave it one)
             else:
                 result[field.attname] = value
         return result
@@ -205,10 +208,16 @@ class FromCrm:
     def write_creates(self, creates):
         if not creates:
             return
+        # The new records and their couplings commit together: a worker that dies in between
+        # leaves neither, and the next run creates each record once (not a second copy).
+        with transaction.atomic():
+            self._write_creates(creates)
+
+    def _write_creates(self, creates):
         run = self.run
         written = _bulk_or_one_by_one(
             [r for _, r in creates],
-            lambda objs: self.model._default_manager.bulk_create(objs, batch_size=1000),
+            lambda objs: bulk_insert(self.model, objs),
             lambda obj: obj.save(force_insert=True))
         couplings = []
         for (row, record), error in zip(creates, written, strict=True):
@@ -226,9 +235,39 @@ class FromCrm:
                                 remote_id=row[run.key])
             self.mark_ok(coupling, record, row)
             couplings.append(coupling)
-        Coupling.objects.bulk_create(couplings, batch_size=1000)
+        bulk_insert(Coupling, couplings, keys=False)
 
     def write_updates(self, updates):
+        if not updates:
+            return
+        with transaction.atomic():
+            self._write_updates(self.still_as_read(updates))
+
+    def still_as_read(self, updates):
+        """The updates whose ERP record nobody saved since the page read it (locked until the
+        write commits). The others fail and are compared again next run: a person's edit made
+        meanwhile is never stamped as synchronized."""
+        if not any(f.name == "modified_at" for f in self.model._meta.concrete_fields):
+            return updates
+        run = self.run
+        current = dict(self.model._default_manager.select_for_update().filter(
+            pk__in=[record.pk for _, _, record, _ in updates]).values_list("pk", "modified_at"))
+        kept = []
+        for update in updates:
+            row, coupling, record, _ = update
+            if current.get(record.pk) == record.modified_at:
+                kept.append(update)
+                continue
+            message = (f"{run.local_label(record)} was changed in the ERP while the CRM's change "
+                       "was being written; it is compared again on the next run.")
+            run.fail(message, local_id=record.pk, local_label=run.local_label(record),
+                     remote_id=str(row[run.key]), remote_label=run.remote_label(row))
+            setattr(coupling, RESULT, SyncResult.FAILURE)
+            coupling.last_job_from_crm = run.job
+            coupling.last_error = message
+        return kept
+
+    def _write_updates(self, updates):
         if not updates:
             return
         run = self.run
@@ -253,7 +292,7 @@ class FromCrm:
 
     def mark_ok(self, coupling, record, row):
         coupling.local_modified_at = record.modified_at
-        coupling.remote_modified_at = stamp(row.get(self.run.modified_attr))
+        coupling.remote_modified_at = remote_stamp(row, self.run.modified_attr)
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_from_crm = self.run.job
         coupling.last_synced_at = timezone.now()

@@ -8,9 +8,13 @@ Each hook costs a constant number of requests per page.
 
 import uuid
 
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
 from couplings_app.models import Coupling
+from couplings_app.sync.bulk import bulk_insert
 from dataverse import BatchOperation
-from dataverse.errors import NotFound
+from dataverse.errors import DuplicateRecord, NotFound
 from mappings_app.choices import Direction
 from mappings_app.defaults import ITEMS_PRICE_LIST_ID
 from mappings_app.models import Connection, TableMapping
@@ -42,20 +46,26 @@ def after_page(run, page) -> None:
         if _is(run, "erp_app.customer", "account"):
             company_contacts_for_new_customers(run, getattr(run, "created_ids", []))
         return
-    created = _created_in_job(run, page)
-    if not created:
-        return
     if _is(run, "erp_app.unitofmeasure", "uomschedule"):
-        ensure_one_unit(run, created)
+        if created := _created_in_job(run, page):
+            ensure_one_unit(run, created)
     elif _is(run, "erp_app.item", "product"):
-        add_to_price_list(run, created)
+        if created := _created_in_job(run, page):
+            add_to_price_list(run, created)
 
 
 def _created_in_job(run, page) -> list[Coupling]:
-    return list(Coupling.objects.filter(
+    """The page's couplings made by this job, and those made since the last run that finished
+    (a fault may have stopped that run before this step, or its create was confirmed only now).
+    The steps are idempotent: doing one again costs a request; skipping one loses it for good."""
+    couplings = Coupling.objects.filter(
         local_model=run.mapping.local_model, remote_entity=run.entity,
-        local_id__in=[r.pk for r in page], last_job_to_crm=run.job, pending_create=False,
-        created_at__gte=run.job.started_at))
+        local_id__in=[r.pk for r in page], pending_create=False)
+    since = run.mapping.local_synced_until
+    if since is not None:
+        couplings = couplings.filter(Q(last_job_to_crm=run.job, created_at__gte=run.job.started_at)
+                                     | Q(created_at__gt=since))
+    return list(couplings)
 
 
 def _units_of(run, group_ids) -> dict[str, list[dict]]:
@@ -127,7 +137,11 @@ def _currency_ids(code):
 def add_to_price_list(run, couplings) -> None:
     """Each new product gets an item on the items' price list, in its unit group's unit."""
     products = run.client.get_many("products", "productid", [str(c.remote_id) for c in couplings],
-                                   select=["productid", "price", "_defaultuomscheduleid_value"])
+                                   select=["productid", "price", "_defaultuomscheduleid_value",
+                                           "_createdby_value"])
+    if run.integration_user:  # the sync's own products; one coupled by matching keeps its lists
+        products = {k: p for k, p in products.items()
+                    if str(p.get("_createdby_value")).lower() == run.integration_user.lower()}
     groups = {str(p.get("_defaultuomscheduleid_value")).lower() for p in products.values()
               if p.get("_defaultuomscheduleid_value")}
     units = _units_of(run, sorted(groups))
@@ -146,7 +160,7 @@ def add_to_price_list(run, couplings) -> None:
             "amount": product.get("price") or 0,
         }))
     for result in run.client.batch(operations):
-        if not result.ok:
+        if not result.ok and not isinstance(result.error, DuplicateRecord):  # already on it
             run.fail(f"A product could not be added to the items' price list: {result.error}",
                      detail=str(result.error))
 
@@ -197,13 +211,18 @@ def company_contacts_for_new_customers(run, created_ids) -> None:
     customers = run.model._default_manager.filter(pk__in=created_ids).values(
         "pk", "no", "name", "address", "city", "post_code", "phone_no", "email",
         "country_region_code", "salesperson_id")
-    Contact.objects.bulk_create([
-        Contact(no=f"CT-{c['no']}"[:20], type=ContactType.COMPANY, name=c["name"],
-                customer_id=c["pk"], address=c["address"], city=c["city"],
-                post_code=c["post_code"], phone_no=c["phone_no"], email=c["email"],
-                country_region_code=c["country_region_code"],
-                salesperson_id=c["salesperson_id"])
-        for c in customers], ignore_conflicts=True, batch_size=5000)
+    contacts = {f"CT-{c['no']}"[:20]: Contact(
+        no=f"CT-{c['no']}"[:20], type=ContactType.COMPANY, name=c["name"], customer_id=c["pk"],
+        address=c["address"], city=c["city"], post_code=c["post_code"], phone_no=c["phone_no"],
+        email=c["email"], country_region_code=c["country_region_code"],
+        salesperson_id=c["salesperson_id"]) for c in customers}
+    existing = set(Contact.objects.filter(no__in=list(contacts)).values_list("no", flat=True))
+    new = [contact for no, contact in contacts.items() if no not in existing]
+    try:
+        with transaction.atomic():
+            bulk_insert(Contact, new, keys=False)
+    except IntegrityError:  # another process made one of them meanwhile: keep theirs
+        Contact.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
 
 
 def complete_payload(run, record, values: dict, create: bool) -> None:

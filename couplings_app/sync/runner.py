@@ -11,13 +11,13 @@ import logging
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, MappingLock, SyncJob
-from couplings_app.sync import rules
+from couplings_app.sync import pipeline, rules
 from couplings_app.sync.context import PAGE_SIZE, Run
 from couplings_app.sync.from_crm import FromCrm
 from couplings_app.sync.to_crm import ToCrm
@@ -55,11 +55,17 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
     with claimed(mapping, planned) as ok:
         if not ok:
             return planned
-        return [run_one(mapping, job, run_direction, client=client, full=full,
-                        only_coupled=mapping.sync_only_coupled if only_coupled is None
-                        else only_coupled, integration_user=integration_user,
-                        page_size=page_size)
-                for job, run_direction in zip(planned, runs, strict=True)]
+        done = []
+        for job, run_direction in zip(planned, runs, strict=True):
+            # The claim passes to the direction that runs now: a finished job's claim is free,
+            # and the running job's heartbeat is what keeps it.
+            if done and not locks.hand_over(mapping, done[-1], job):
+                return done + not_run(mapping, planned[len(done):])
+            done.append(run_one(mapping, job, run_direction, client=client, full=full,
+                                only_coupled=mapping.sync_only_coupled if only_coupled is None
+                                else only_coupled, integration_user=integration_user,
+                                page_size=page_size))
+        return done
 
 
 @contextmanager
@@ -69,8 +75,14 @@ def claimed(mapping, jobs):
         try:
             yield True
         finally:
-            locks.release(mapping, jobs[0])
+            locks.release(mapping, *jobs)
         return
+    not_run(mapping, jobs)
+    yield False
+
+
+def not_run(mapping, jobs):
+    """Jobs that did not get the mapping's claim: cancelled, saying which job holds it."""
     holder = getattr(MappingLock.objects.filter(mapping=mapping).first(), "job_id", None)
     message = (f"Not run: job #{holder} of {mapping.name} is still running. It was not started "
                "twice; the next run picks up the changes.")
@@ -78,7 +90,7 @@ def claimed(mapping, jobs):
         status=JobStatus.CANCELLED, finished_at=timezone.now(), message=message)
     for job in jobs:
         job.refresh_from_db()
-    yield False
+    return jobs
 
 
 def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=(),
@@ -90,8 +102,8 @@ def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=
 
     def pages(run):
         if direction == Direction.TO_CRM:
-            base = mapping.local_model_class._default_manager.select_related(
-                *run.local_select_related())
+            base = mapping.local_model_class._default_manager.prefetch_related(
+                *run.local_related())
             ids = list(local_ids)
             for start in range(0, len(ids), run.page_size):
                 yield list(base.filter(pk__in=ids[start:start + run.page_size]))
@@ -123,10 +135,13 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
     """Runs one direction of a mapping as `job`; `pages` overrides the candidates (and then the
     watermark stays where it is)."""
     started = timezone.now()
+    # The watermarks as they are now: the caller's copy of the mapping may predate a run.
+    mapping.refresh_from_db(fields=["local_synced_until", "remote_synced_until"])
     SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=started,
                                              heartbeat_at=started, direction=direction)
     job.refresh_from_db()
     status, message = JobStatus.SUCCEEDED, ""
+    run = None
     try:
         run = Run(mapping=mapping, job=job, client=client, direction=direction, full=full,
                   only_coupled=only_coupled if pages else only_coupled and not full,
@@ -138,12 +153,15 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         else:
             candidates = local_pages(run) if direction == Direction.TO_CRM else remote_pages(run)
         rules.before_run(run)
-        for page in candidates:
-            if run.cancelled():
-                raise Cancelled
-            engine.process(page)
-            rules.after_page(run, page)
-            run.flush(len(page))
+        if isinstance(engine, ToCrm) and pipelined(run):
+            write_pages(run, engine, candidates)
+        else:
+            for page in candidates:
+                if run.cancelled():
+                    raise Cancelled
+                engine.process(page)
+                rules.after_page(run, page)
+                run.flush(len(page))
         if move:
             move_watermark(mapping, direction, started,
                            getattr(engine, "oldest_failed_create", None))
@@ -158,9 +176,10 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         status = JobStatus.FAILED
         message = scrub(f"The job stopped on an unexpected error: {type(exc).__name__}: {exc}")
         logger.exception("sync job %s failed", job.pk)
-    else:
-        if run.counts or run.failures:
-            run.flush(0)
+    # Also when a page was cut short: its failed records' couplings already say "failed", so
+    # their errors must be in the log.
+    if run is not None and (run.counts or run.failures):
+        run.flush(0)
     SyncJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(),
                                              message=message)
     job.refresh_from_db()
@@ -169,6 +188,43 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         SyncJob.objects.filter(pk=job.pk).update(message=summary)
         job.message = summary
     return job
+
+
+def pipelined(run) -> bool:
+    """A page's `$batch` may still be in flight while the next page is decided, unless a field
+    of the mapping refers to the mapping's own records (page 2 may need page 1's ids)."""
+    return not any(fm.lookup_mapping_id == run.mapping.pk for fm in run.fields)
+
+
+def write_pages(run, engine, candidates):
+    """ERP → CRM with the CRM's write of page n overlapping the decisions of page n + 1."""
+    sender = pipeline.Sender()
+    waiting = None  # (page, what engine.finish needs) of the page whose batch is in flight
+    try:
+        for page in candidates:
+            if run.cancelled():
+                raise Cancelled
+            started = engine.start(page, send=sender)
+            if waiting is not None:
+                finish_page(run, engine, *waiting)
+            waiting = (page, started)
+        if waiting is not None:
+            page, started = waiting
+            waiting = None
+            finish_page(run, engine, page, started)
+    except Cancelled:
+        if waiting is not None:  # its batch was sent: keep what it did
+            finish_page(run, engine, *waiting)
+        raise
+    finally:
+        sender.close()  # a batch in flight completes; if its page was not finished, its
+        # couplings stay pending and the next run confirms each create it finds in the CRM
+
+
+def finish_page(run, engine, page, started):
+    engine.finish(started)
+    rules.after_page(run, page)
+    run.flush(len(page))
 
 
 def _summary(job) -> str:
@@ -193,10 +249,20 @@ def _retry_couplings(run, result_field):
     ).filter(Q(**{result_field: SyncResult.FAILURE}) | Q(pending_create=True))
 
 
+def _synchronized_as_is(run):
+    """The coupling of a record that was not changed since its last successful synchronization
+    (what ToCrm.unchanged says record by record): not a candidate, so the records read again
+    in the overlap window cost nothing."""
+    return Coupling.objects.filter(
+        local_model=run.mapping.local_model, remote_entity=run.entity, local_id=OuterRef("pk"),
+        local_modified_at=OuterRef("modified_at"), pending_create=False,
+    ).exclude(last_result_to_crm=SyncResult.FAILURE)
+
+
 def local_pages(run):
     model, mapping = run.model, run.mapping
     where = local_filter.parse(model, mapping.local_filter)
-    base = model._default_manager.filter(where).select_related(*run.local_select_related())
+    base = model._default_manager.filter(where).prefetch_related(*run.local_related())
     retry_ids = list(_retry_couplings(run, "last_result_to_crm").values_list("local_id", flat=True))
     for start in range(0, len(retry_ids), run.page_size):
         chunk = retry_ids[start:start + run.page_size]
@@ -206,7 +272,8 @@ def local_pages(run):
     since = None if run.full else mapping.local_synced_until
     query = base.exclude(pk__in=retry_ids) if retry_ids else base
     if since is not None:
-        query = query.filter(modified_at__gt=since - LOCAL_OVERLAP)
+        query = query.filter(modified_at__gt=since - LOCAL_OVERLAP).exclude(
+            Exists(_synchronized_as_is(run)))
     # One COUNT, so the job log can show a progress bar with a percentage.
     SyncJob.objects.filter(pk=run.job.pk).update(progress_total=query.count() + len(retry_ids))
     # Keyset paging on (modified_at, pk): memory stays flat, whatever the table's size.
@@ -244,9 +311,9 @@ def remote_pages(run):
         if run.integration_user:
             clauses.append(f"_modifiedby_value ne {run.integration_user}")
     retry = {i.lower() for i in retry_ids}
-    for page in client.iter_pages(run.entity_set, select=select,
-                                  filter=" and ".join(clauses) or None,
-                                  page_size=run.page_size):
+    for page in pipeline.read_ahead(client.iter_pages(
+            run.entity_set, select=select, filter=" and ".join(clauses) or None,
+            page_size=run.page_size, key=run.key)):
         page = [row for row in page if str(row.get(run.key, "")).lower() not in retry]
         if page:
             yield page

@@ -13,10 +13,11 @@ from django.utils import timezone
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import rules
-from couplings_app.sync.bulk import bulk_set
-from couplings_app.sync.compare import remote_date_equal, same, stamp
+from couplings_app.sync.bulk import bulk_insert, bulk_set
+from couplings_app.sync.compare import remote_date_equal, remote_stamp, same, stamp
 from couplings_app.sync.context import Run, web_name
 from couplings_app.sync.lookups import ToCrmLookups, bind_name
+from couplings_app.sync.pipeline import done
 from dataverse import BatchOperation
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
 from mappings_app.validation import DATE, LOOKUP, REMOTE_KINDS
@@ -33,11 +34,20 @@ class ToCrm:
 
     # --- one page --------------------------------------------------------------------------
     def process(self, records: list) -> None:
+        self.finish(self.start(records))
+
+    def start(self, records: list, send=None):
+        """Decides every record of the page, saves the couplings of new CRM ids, and hands the
+        page's `$batch` to `send` (a pipeline.Sender: the next page is prepared while the CRM
+        writes this one). Returns what `finish` needs."""
         run = self.run
         couplings = {c.local_id: c for c in Coupling.objects.filter(
             local_model=self.mapping.local_model, remote_entity=run.entity,
             local_id__in=[r.pk for r in records])}
-        coupled_ids = [str(c.remote_id) for c in couplings.values()]
+        # The CRM rows are read only for the records a comparison needs: one unchanged since
+        # its last synchronization (by its stamp) is decided without the CRM.
+        coupled_ids = [str(c.remote_id) for r in records
+                       if (c := couplings.get(r.pk)) is not None and not self.unchanged(r, c)]
         rows = run.client.get_many(run.entity_set, run.key, coupled_ids,
                                    select=run.remote_select()) if coupled_ids else {}
         rows = {str(k).lower(): v for k, v in rows.items()}
@@ -60,16 +70,28 @@ class ToCrm:
                                                  data=payload, key=run.key))
                 pending.append((record, coupling, "create"))
             elif kind == "update":
+                # If-Match the version compared: a CRM edit made since fails this update (and is
+                # compared again next run) instead of hiding behind the sync's own change.
+                row = rows.get(str(coupling.remote_id).lower()) or {}
                 operations.append(BatchOperation("PATCH", run.entity_set,
                                                  id=str(coupling.remote_id), data=payload,
-                                                 etag="*"))
+                                                 etag=row.get("@odata.etag") or "*"))
                 pending.append((record, coupling, "update"))
             else:  # unchanged, coupled, skipped, deleted, uncoupled: decided without a write
                 touched.append(coupling)
         # Remember every id chosen for a create before the CRM sees it.
-        Coupling.objects.bulk_create(new_couplings, batch_size=1000)
+        bulk_insert(Coupling, new_couplings)
         self.save_couplings([c for c in touched if c is not None and c.pk])
-        results = run.client.batch(operations, continue_on_error=True) if operations else []
+        if not operations:
+            return pending, done([])
+        if send is None:
+            return pending, done(run.client.batch(operations, continue_on_error=True))
+        return pending, send.submit(run.client.batch, operations, continue_on_error=True)
+
+    def finish(self, started) -> None:
+        """The page's `$batch` results: couplings confirmed, or the record's failure kept."""
+        pending, results = started
+        results = results.result()
         for (record, coupling, kind), result in zip(pending, results, strict=True):
             if result.ok or (kind == "create" and _already_exists(result)):
                 self.succeeded(record, coupling, kind)
@@ -79,6 +101,12 @@ class ToCrm:
         self.save_couplings([c for _, c, _ in pending])
 
     # --- what to do with one record ----------------------------------------------------------
+    def unchanged(self, record, coupling) -> bool:
+        """Unchanged since its last successful synchronization, by the stamps alone."""
+        return (record.modified_at == coupling.local_modified_at and not self.run.full
+                and not coupling.pending_create
+                and getattr(coupling, RESULT) != SyncResult.FAILURE)
+
     def decide(self, record, coupling, rows, resolve):
         run = self.run
         rules.check_local(run, record)
@@ -86,6 +114,9 @@ class ToCrm:
             if run.only_coupled:
                 return None
             return "create", self.payload(record, resolve, create=True)
+        if self.unchanged(record, coupling):
+            run.counts["unchanged"] += 1
+            return None  # nothing to write, not even the coupling
         row = rows.get(str(coupling.remote_id).lower())
         if coupling.pending_create:
             if row is not None:  # an earlier run's create reached the CRM: just confirm it
@@ -96,17 +127,22 @@ class ToCrm:
             return "create", self.payload(record, resolve, create=True)
         if row is None:
             return self.deleted_counterpart(record, coupling, resolve)
-        failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
-        if record.modified_at == coupling.local_modified_at and not failed_before \
-                and not run.full:
-            run.counts["unchanged"] += 1
-            return "unchanged", None
         payload = self.payload(record, resolve, create=False)
         changes = self.changes(payload, row)
         if not changes:
             run.counts["unchanged"] += 1
             self.mark_ok(record, coupling)
             return "unchanged", None
+        if self.changed_in_crm_only(record, coupling, row):
+            # Not the ERP's change to send: the CRM's comes back in the other direction. Only
+            # fields that sync to the CRM alone are the ERP's to restore.
+            shared = {self.payload_key(fm) for fm in run.bidirectional}
+            changes = {k: v for k, v in changes.items() if k not in shared}
+            if not changes:
+                run.counts["unchanged"] += 1
+                self.mark_ok(record, coupling)
+                return "unchanged", None
+            return "update", changes
         if self.is_conflict(record, coupling, row, changes):
             policy = self.mapping.update_conflict_resolution
             if policy == UpdateConflictResolution.NONE:
@@ -119,15 +155,32 @@ class ToCrm:
 
     def is_conflict(self, record, coupling, row, changes) -> bool:
         """Changed on both sides since the last sync, and a bidirectional field differs."""
-        if self.mapping.direction != Direction.BIDIRECTIONAL or coupling.local_modified_at is None:
+        if self.mapping.direction != Direction.BIDIRECTIONAL:
             return False
         run = self.run
         if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
                 str(run.integration_user).lower():
             return False  # the last CRM change is the sync's own
-        remote_changed = stamp(row.get(run.modified_attr)) != coupling.remote_modified_at
+        if coupling.local_modified_at is None:
+            # Never synchronized since it was coupled (its first run failed): a CRM change made
+            # after the coupling is a change, not to be overwritten unseen.
+            modified = stamp(row.get(run.modified_attr))
+            remote_changed = modified is not None and modified > coupling.created_at
+        else:
+            remote_changed = remote_stamp(row, run.modified_attr) != coupling.remote_modified_at
         shared = {self.payload_key(fm) for fm in run.bidirectional}
         return remote_changed and bool(shared & set(changes))
+
+    def changed_in_crm_only(self, record, coupling, row) -> bool:
+        """A record read again (a full run, a retry, a first run after coupling) that only the
+        CRM changed since its last synchronization (or since it was coupled)."""
+        if self.mapping.direction != Direction.BIDIRECTIONAL:
+            return False
+        local_changed = record.modified_at != coupling.local_modified_at \
+            if coupling.local_modified_at else record.modified_at > coupling.created_at
+        return not local_changed and self.is_conflict(record, coupling, row,
+                                                      {self.payload_key(fm): None
+                                                       for fm in self.run.bidirectional})
 
     def payload_key(self, fm):
         attribute = self.run.attributes[fm.remote_attribute]

@@ -66,7 +66,8 @@ def test_operations_walk(page, live_server, people, screenshot):
 
     page.goto(f"{url}/integration/connection/")
     page.click("button:has-text('Run Full Synchronization')")
-    page.click("button:has-text('Yes, run the full synchronization')")
+    # The tests run django-q2 tasks inline: the click waits for the whole full synchronization.
+    page.click("button:has-text('Yes, run the full synchronization')", timeout=90_000)
     expect(page.locator(".alert-success")).to_contain_text("Queued Run Full Synchronization")
     expect(page.locator("#full-sync-question")).to_contain_text("has finished")
     screenshot("ops-full-sync-question")

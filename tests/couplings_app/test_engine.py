@@ -309,3 +309,41 @@ def test_failed_records_are_retried_first_and_succeed_once_fixed(crm, demo):
     coupling.refresh_from_db()
     assert coupling.last_result_to_crm == SyncResult.SUCCESS and not coupling.pending_create
     assert jobs[0].inserted == 1
+
+
+def test_a_customer_made_from_an_account_gets_its_company_contact(crm, demo, as_crm_user):
+    from erp_app.choices import ContactType
+
+    couple_and_full_sync(crm, demo)
+    accounts = [{"name": f"Pulled {i}", "accountnumber": f"PULL{i}", "customertypecode": 3}
+                for i in range(2)]
+    for account in accounts:
+        as_crm_user.create("accounts", account)
+    # A contact already holds the number the first company contact would take: it is kept.
+    Contact.objects.create(no="CT-PULL0", name="Kept as it is", type=ContactType.PERSON)
+    jobs = synchronize(demo["CUSTOMER"], direction=Direction.FROM_CRM, client=crm,
+                       only_coupled=False)
+    assert jobs[0].status == JobStatus.SUCCEEDED, jobs[0].message
+    first, second = (Customer.objects.get(name=f"Pulled {i}") for i in range(2))
+    assert Contact.objects.get(no="CT-PULL0").name == "Kept as it is"
+    company = Contact.objects.get(customer=second)
+    assert (company.no, company.type, company.name) == ("CT-PULL1", ContactType.COMPANY,
+                                                         "Pulled 1")
+    assert not Contact.objects.filter(customer=first).exists()
+
+
+def test_records_read_again_in_the_overlap_window_are_not_candidates(crm, demo):
+    couple_and_full_sync(crm, demo)
+    # Right after a run every record is inside the watermark's overlap window: read again, but
+    # those synchronized as they are drop out in the query, and a changed one does not.
+    failed = Coupling.objects.filter(local_model="erp_app.customer",
+                                     last_result_to_crm=SyncResult.FAILURE).count()
+    job = synchronize(demo["CUSTOMER"], direction=Direction.TO_CRM, client=crm)[0]
+    # Only the demo's failing customers (salespeople without a CRM user) are tried again.
+    assert (job.status, job.progress_total, job.unchanged) == (JobStatus.SUCCEEDED, failed, 0)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    customer.city = "Changed since"
+    customer.save()
+    job = synchronize(demo["CUSTOMER"], direction=Direction.TO_CRM, client=crm)[0]
+    assert (job.progress_total, job.modified) == (failed + 1, 1)
+    assert account_of(crm, customer)["address1_city"] == "Changed since"

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from couplings_app import locks, tasks
-from couplings_app.choices import JobStatus, JobTrigger
+from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, SyncJob
 from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
@@ -125,24 +125,77 @@ def test_table_mappings_list_counts_errors_and_skipped_records(demo, admin_clien
 
 def test_a_cancelled_job_stops_at_the_next_page_and_keeps_what_was_done(crm, demo, monkeypatch):
     from couplings_app.sync import runner
-    from couplings_app.sync.to_crm import ToCrm
 
     for name in ("CURRENCY", "SALESPEOPLE"):
         match_based_coupling(demo[name], client=crm)
     pages = []
-    real_process = ToCrm.process
+    real_finish = runner.finish_page
 
-    def process_then_cancel(self, records):
-        real_process(self, records)
-        pages.append(len(records))
-        SyncJob.objects.filter(pk=self.run.job.pk).update(cancel_requested=True)
+    def finish_then_cancel(run, engine, page, started):
+        real_finish(run, engine, page, started)
+        pages.append(len(page))
+        SyncJob.objects.filter(pk=run.job.pk).update(cancel_requested=True)
 
-    monkeypatch.setattr(ToCrm, "process", process_then_cancel)
+    monkeypatch.setattr(runner, "finish_page", finish_then_cancel)
     jobs = runner.synchronize(demo["CUSTOMER"], client=crm, direction="to_crm", full=True,
                               only_coupled=False, page_size=3)
     job = jobs[0]
     assert job.status == JobStatus.CANCELLED and "pages done are kept" in job.message
-    assert pages == [3]
-    assert job.progress_done == 3
+    # The page whose batch was in flight when the cancel came is finished; no page after it.
+    assert pages == [3, 3]
+    assert job.progress_done == 6
+    assert not Coupling.objects.filter(local_model="erp_app.customer", pending_create=True,
+                                       last_job_to_crm=job).exclude(
+        last_result_to_crm=SyncResult.FAILURE).exists()  # no create left unconfirmed
     assert Coupling.objects.filter(local_model="erp_app.customer", pending_create=False,
                                    last_job_to_crm=job).count() > 0
+
+
+def test_the_crm_writes_a_page_while_the_next_one_is_decided(crm, demo, monkeypatch):
+    from couplings_app.sync import runner
+    from couplings_app.sync.to_crm import ToCrm
+
+    for name in ("CURRENCY", "SALESPEOPLE"):
+        match_based_coupling(demo[name], client=crm)
+    events = []
+    real_start, real_finish = ToCrm.start, ToCrm.finish
+
+    def start(self, records, send=None):
+        events.append(("start", records[0].pk))
+        return real_start(self, records, send=send)
+
+    def finish(self, started):
+        events.append(("finish", started[0][0][0].pk if started[0] else None))
+        return real_finish(self, started)
+
+    monkeypatch.setattr(ToCrm, "start", start)
+    monkeypatch.setattr(ToCrm, "finish", finish)
+    job = runner.synchronize(demo["CUSTOMER"], client=crm, direction="to_crm", full=True,
+                             only_coupled=False, page_size=4)[0]
+    assert job.status == JobStatus.SUCCEEDED, job.message
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["start", "start", "finish", "start", "finish", "finish"]  # 10 records
+    assert job.progress_done == 10
+    assert not Coupling.objects.filter(local_model="erp_app.customer", pending_create=True) \
+        .exclude(last_result_to_crm=SyncResult.FAILURE).exists()
+
+
+def test_read_ahead_keeps_the_order_and_raises_what_the_reader_raised():
+    import threading
+
+    from couplings_app.sync.pipeline import read_ahead
+
+    threads = []
+
+    def pages():
+        for n in range(3):
+            threads.append(threading.current_thread().name)
+            yield [n]
+        raise OSError("connection reset")
+
+    seen = []
+    with pytest.raises(OSError, match="connection reset"):
+        for page in read_ahead(pages()):
+            seen.append(page)
+    assert seen == [[0], [1], [2]]
+    assert all(name.startswith("crm-read") for name in threads)

@@ -189,19 +189,28 @@ def test_runs_that_find_nothing_put_the_entry_on_hold_with_inactivity_timeout(ma
     assert not JobQueueHold.objects.exists()
 
 
-def test_the_question_after_a_full_synchronization(operator, mapping):
-    session = operator.session
+def test_the_question_after_a_full_synchronization(administrator, mapping):
+    session = administrator.session
     session["full_sync_started"] = (timezone.now() - timezone.timedelta(minutes=1)).isoformat()
     session.save()
     SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name, full=True,
                            status="running")
-    html = operator.get(reverse("mappings:connection")).content.decode()
+    html = administrator.get(reverse("mappings:connection")).content.decode()
     assert "A full synchronization is running" in html
     SyncJob.objects.update(status="succeeded")
-    html = operator.get(reverse("mappings:connection")).content.decode()
+    html = administrator.get(reverse("mappings:connection")).content.decode()
     assert "The full synchronization has finished" in html
-    response = operator.post(reverse("couplings:full_sync_answer"), {"keep": "yes"})
+    response = administrator.post(reverse("couplings:full_sync_answer"), {"keep": "yes"})
     mapping.refresh_from_db()
     assert mapping.sync_only_coupled is False and "cleared on 1 mapping" in said(response)[0]
-    html = operator.get(reverse("mappings:connection")).content.decode()
+    html = administrator.get(reverse("mappings:connection")).content.decode()
     assert "has finished" not in html
+
+
+def test_only_an_administrator_answers_yes_it_changes_the_mappings(operator, mapping):
+    """Yes clears Synch. Only Coupled Records on the mappings: configuration, not operation."""
+    answer = reverse("couplings:full_sync_answer")
+    assert operator.post(answer, {"keep": "yes"}).status_code == 403
+    assert operator.post(answer, {"keep": "no"}).status_code == 302
+    mapping.refresh_from_db()
+    assert mapping.sync_only_coupled is True

@@ -1,4 +1,5 @@
-"""Every page costs the same number of queries with 10 or 10,000 jobs, errors and couplings."""
+"""Every page costs the same number of queries with 10 or 1,000 jobs, errors and couplings: far
+more rows than a page shows, so a query per row or a list of every row would change the count."""
 
 import pytest
 from django.db import connection
@@ -42,12 +43,12 @@ def count_queries(client, url):
     return len(queries)
 
 
-def test_pages_cost_the_same_with_10_or_10000_rows(administrator, mapping):
+def test_pages_cost_the_same_with_10_or_1000_rows(administrator, mapping):
     fill_logs(mapping, 10)
     urls = page_urls(mapping)
     small = {url: count_queries(administrator, url) for url in urls}
-    fill_logs(mapping, 9990)
-    assert SyncJob.objects.count() == 10000 and Coupling.objects.count() == 10000
+    fill_logs(mapping, 990)
+    assert SyncJob.objects.count() == 1000 and Coupling.objects.count() == 1000
     large = {url: count_queries(administrator, url) for url in urls}
     assert large == small
     assert max(small.values()) < 30, small

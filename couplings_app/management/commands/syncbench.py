@@ -7,6 +7,7 @@ process (`syncbench --worker`), so the sync pays real HTTP, JSON and process cos
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 COLUMNS = ("phase", "records", "seconds", "records_per_second", "http_requests", "sql_queries",
-           "peak_memory_mb", "ratio_to_floor")
+           "peak_memory_mb", "ratio_to_floor", "sync_cpu_seconds", "crm_cpu_seconds")
 
 
 def free_port() -> int:
@@ -71,14 +72,17 @@ class Command(BaseCommand):
         try:
             wait_for(root, server)
             result_file = scratch / "results.json"
-            worker_env = {**env, "CRM_URL": root}
+            worker_env = {**env, "CRM_URL": root, "SYNCBENCH_CRM_PID": str(server.pid)}
             subprocess.run([*manage, "syncbench", "--worker", "--records", str(records),
                             "--service-root", root, "--out", str(result_file)],
                            env=worker_env, check=True, stdout=sys.stderr)
             return json_load(result_file)
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.send_signal(signal.SIGINT)  # a clean stop, as Ctrl-C
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
     def work(self, records, service_root, out):
         from couplings_app.bench import run_phases
