@@ -11,6 +11,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync.bulk import bulk_insert
 from dataverse import BatchOperation
@@ -47,25 +48,54 @@ def after_page(run, page) -> None:
             company_contacts_for_new_customers(run, getattr(run, "created_ids", []))
         return
     if _is(run, "erp_app.unitofmeasure", "uomschedule"):
-        if created := _created_in_job(run, page):
-            ensure_one_unit(run, created)
+        if couplings := _needing_rules(run, page):
+            _each_or_retried(run, page, couplings, ensure_one_unit,
+                             "creating the unit of its unit group")
     elif _is(run, "erp_app.item", "product"):
-        if created := _created_in_job(run, page):
-            add_to_price_list(run, created)
+        if couplings := _needing_rules(run, page):
+            _each_or_retried(run, page, couplings, add_to_price_list,
+                             "adding its product to the items' price list")
 
 
-def _created_in_job(run, page) -> list[Coupling]:
-    """The page's couplings made by this job, and those made since the last run that finished
-    (a fault may have stopped that run before this step, or its create was confirmed only now).
-    The steps are idempotent: doing one again costs a request; skipping one loses it for good."""
+def _needing_rules(run, page) -> list[Coupling]:
+    """The page's couplings made by this job, those made since the last run that finished (a
+    fault may have stopped that run before this step, or its create was confirmed only now), and
+    those retried because a step failed for them. The steps are idempotent: doing one again
+    costs a request; skipping one loses it for good."""
     couplings = Coupling.objects.filter(
         local_model=run.mapping.local_model, remote_entity=run.entity,
         local_id__in=[r.pk for r in page], pending_create=False)
     since = run.mapping.local_synced_until
     if since is not None:
         couplings = couplings.filter(Q(last_job_to_crm=run.job, created_at__gte=run.job.started_at)
-                                     | Q(created_at__gt=since))
+                                     | Q(created_at__gt=since)
+                                     | Q(local_id__in=getattr(run, "retrying", ())))
     return list(couplings)
+
+
+def _each_or_retried(run, page, couplings, step, what) -> None:
+    """Runs a rule's step; a record it fails for is marked failed, so that the next run retries
+    it (an unchanged record is not read again otherwise), and its error is logged. If the CRM
+    stops answering, every record of the step is marked so before the job stops."""
+    try:
+        failed = step(run, couplings)
+    except Exception as exc:
+        problem = f"{what} stopped, as the CRM did not answer: {exc}."
+        _mark_failed(run, page, [(c, problem) for c in couplings])
+        raise
+    _mark_failed(run, page, failed)
+
+
+def _mark_failed(run, page, failed) -> None:
+    records = {r.pk: r for r in page}
+    for coupling, problem in failed:
+        record = records.get(coupling.local_id)
+        label = run.local_label(record) if record is not None else str(coupling.local_id)
+        message = f"{label}: {problem} It is retried with the next run."
+        Coupling.objects.filter(pk=coupling.pk).update(
+            last_result_to_crm=SyncResult.FAILURE, last_error=message[:2000])
+        run.fail(message, local_id=coupling.local_id, local_label=label,
+                 remote_id=str(coupling.remote_id))
 
 
 def _units_of(run, group_ids) -> dict[str, list[dict]]:
@@ -82,12 +112,13 @@ def _units_of(run, group_ids) -> dict[str, list[dict]]:
     return units
 
 
-def ensure_one_unit(run, couplings) -> None:
-    """A unit group holds exactly one unit, named by the unit of measure's code."""
+def ensure_one_unit(run, couplings) -> list[tuple[Coupling, str]]:
+    """A unit group holds exactly one unit, named by the unit of measure's code. Returns the
+    couplings it failed for, with why."""
     groups = [str(c.remote_id) for c in couplings]
     existing = _units_of(run, groups)
     records = run.model._default_manager.in_bulk([c.local_id for c in couplings])
-    operations = []
+    operations, owners = [], []
     for coupling in couplings:
         group = str(coupling.remote_id).lower()
         record = records.get(coupling.local_id)
@@ -98,10 +129,10 @@ def ensure_one_unit(run, couplings) -> None:
                                          key="uomid", data={
             "name": record.code, "quantity": 1,
             "uomscheduleid@odata.bind": f"/uomschedules({group})"}))
-    for operation, result in zip(operations, run.client.batch(operations), strict=True):
-        if not result.ok:
-            run.fail(f"Unit of measure: the unit of group {operation.data['name']} could not be "
-                     f"created: {result.error}", detail=str(result.error))
+        owners.append(coupling)
+    return [(coupling, f"the unit of its unit group could not be created: {result.error}.")
+            for coupling, result in zip(owners, run.client.batch(operations), strict=True)
+            if not result.ok and not isinstance(result.error, DuplicateRecord)]
 
 
 def ensure_items_price_list(run) -> str:
@@ -134,8 +165,9 @@ def _currency_ids(code):
     return list(Currency.objects.filter(code=code).values_list("pk", flat=True))
 
 
-def add_to_price_list(run, couplings) -> None:
-    """Each new product gets an item on the items' price list, in its unit group's unit."""
+def add_to_price_list(run, couplings) -> list[tuple[Coupling, str]]:
+    """Each new product gets an item on the items' price list, in its unit group's unit.
+    Returns the couplings it failed for, with why."""
     products = run.client.get_many("products", "productid", [str(c.remote_id) for c in couplings],
                                    select=["productid", "price", "_defaultuomscheduleid_value",
                                            "_createdby_value"])
@@ -145,13 +177,16 @@ def add_to_price_list(run, couplings) -> None:
     groups = {str(p.get("_defaultuomscheduleid_value")).lower() for p in products.values()
               if p.get("_defaultuomscheduleid_value")}
     units = _units_of(run, sorted(groups))
-    operations = []
+    by_product = {str(c.remote_id).lower(): c for c in couplings}
+    operations, owners, failed = [], [], []
     for product_id, product in products.items():
         group_units = units.get(str(product.get("_defaultuomscheduleid_value")).lower()) or []
         if not group_units:
-            run.fail(f"Product {product_id} has no unit: synchronize UNIT OF MEASURE first, then "
-                     "the item again, to put it on the price list.")
+            failed.append((by_product[product_id.lower()],
+                           f"its product {product_id} has no unit, so it is not on the items' "
+                           "price list: synchronize UNIT OF MEASURE."))
             continue
+        owners.append(by_product[product_id.lower()])
         operations.append(BatchOperation("POST", "productpricelevels", key="productpricelevelid",
                                          id=str(uuid.uuid5(uuid.UUID(product_id), "price")), data={
             "pricelevelid@odata.bind": f"/pricelevels({run.price_list_id})",
@@ -159,10 +194,11 @@ def add_to_price_list(run, couplings) -> None:
             "uomid@odata.bind": f"/uoms({group_units[0]['uomid']})",
             "amount": product.get("price") or 0,
         }))
-    for result in run.client.batch(operations):
-        if not result.ok and not isinstance(result.error, DuplicateRecord):  # already on it
-            run.fail(f"A product could not be added to the items' price list: {result.error}",
-                     detail=str(result.error))
+    failed += [(coupling, f"its product could not be added to the items' price list: "
+                          f"{result.error}.")
+               for coupling, result in zip(owners, run.client.batch(operations), strict=True)
+               if not result.ok and not isinstance(result.error, DuplicateRecord)]  # on it
+    return failed
 
 
 def remote_template(run) -> dict:

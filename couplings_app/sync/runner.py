@@ -264,6 +264,7 @@ def local_pages(run):
     where = local_filter.parse(model, mapping.local_filter)
     base = model._default_manager.filter(where).prefetch_related(*run.local_related())
     retry_ids = list(_retry_couplings(run, "last_result_to_crm").values_list("local_id", flat=True))
+    run.retrying = set(retry_ids)  # a rule's step failed for some: rules.after_page redoes it
     for start in range(0, len(retry_ids), run.page_size):
         chunk = retry_ids[start:start + run.page_size]
         page = list(base.filter(pk__in=chunk))

@@ -9,8 +9,11 @@ from couplings_app.models import Coupling, SyncError
 from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.full import duplicate_warnings, keep_creating_new_records, synchronize_all
 from couplings_app.sync.runner import synchronize, synchronize_records
-from erp_app.models import Contact, Currency, Customer, Salesperson, UnitOfMeasure
+from dataverse.batch import BatchResult
+from dataverse.errors import ServerError, TransportError
+from erp_app.models import Contact, Currency, Customer, Item, Salesperson, UnitOfMeasure
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
+from mappings_app.defaults import ITEMS_PRICE_LIST_ID
 from mappings_app.models import TableMapping
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
@@ -140,6 +143,51 @@ def test_items_price_list_is_created_once_and_products_are_on_it(crm, demo):
     created = Coupling.objects.filter(local_model="erp_app.item").count()
     matched = 5  # the demo CRM's products that match items were coupled, not created
     assert len(items) == created - matched
+
+
+def on_price_list(crm):
+    return {str(r["_productid_value"]).lower() for p in crm.iter_pages(
+        "productpricelevels", select=["_productid_value"],
+        filter=f"_pricelevelid_value eq {ITEMS_PRICE_LIST_ID}") for r in p}
+
+
+@pytest.mark.parametrize("how", ["refused", "no answer"])
+def test_a_product_the_price_list_step_failed_for_is_retried_by_the_next_run(
+        crm, demo, monkeypatch, how):
+    """Adding new products to the items' price list happens after their page is written; if the
+    CRM refuses it or stops answering, the items are marked failed with their error, and the next
+    run -- though nothing changed -- puts their products on the list."""
+    for name in ("CURRENCY", "SALESPEOPLE", "CUSTOMER", "ITEM-PRODUCT"):
+        match_based_coupling(demo[name], client=crm)
+    matched = set(Coupling.objects.filter(local_model="erp_app.item").values_list("pk", flat=True))
+    batch = crm.batch
+
+    def spoiled(operations, *args, **kwargs):
+        if not any(op.entity_set == "productpricelevels" for op in operations):
+            return batch(operations, *args, **kwargs)
+        if how == "no answer":
+            raise TransportError("ConnectionError: the CRM dropped the connection")
+        return [BatchResult(status=500, error=ServerError("The price list is busy."))
+                for _ in operations]
+
+    monkeypatch.setattr(crm, "batch", spoiled)
+    synchronize_all(client=crm, full=True)
+    monkeypatch.undo()
+    created = list(Coupling.objects.filter(local_model="erp_app.item").exclude(pk__in=matched))
+    assert len(created) == 10  # the demo's 15 items, 5 of which matched existing products
+    assert on_price_list(crm) & {str(c.remote_id).lower() for c in created} == set()
+    assert {c.last_result_to_crm for c in created} == {SyncResult.FAILURE}
+    for coupling in created:
+        item = Item.objects.get(pk=coupling.local_id)
+        error = SyncError.objects.get(local_model="erp_app.item", local_id=item.pk)
+        assert item.no in error.message and "price list" in error.message, error.message
+
+    jobs = synchronize(demo["ITEM-PRODUCT"], client=crm)  # modified records only: none changed
+    assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
+    listed = on_price_list(crm)
+    assert [c.local_id for c in created if str(c.remote_id).lower() not in listed] == []
+    assert not Coupling.objects.filter(local_model="erp_app.item",
+                                       last_result_to_crm=SyncResult.FAILURE).exists()
 
 
 def test_changes_made_by_the_integration_user_are_not_synchronized(crm, demo):
