@@ -45,7 +45,7 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # a busy two-core CI machine runs four workers
     yield page
     context.close()
 

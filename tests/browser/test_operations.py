@@ -41,6 +41,9 @@ def open_menu(page, item):
 
 def test_operations_walk(page, live_server, people, screenshot):
     url = live_server.url
+    # Tasks run inline, so a click that queues a coupling or a synchronization waits for the
+    # whole run to answer; on a busy two-core machine that can take a minute.
+    page.set_default_timeout(120_000)
     login(page, live_server, "administrator")
 
     # Use Default Synchronization Setup
@@ -66,8 +69,7 @@ def test_operations_walk(page, live_server, people, screenshot):
 
     page.goto(f"{url}/integration/connection/")
     page.click("button:has-text('Run Full Synchronization')")
-    # The tests run django-q2 tasks inline: the click waits for the whole full synchronization.
-    page.click("button:has-text('Yes, run the full synchronization')", timeout=90_000)
+    page.click("button:has-text('Yes, run the full synchronization')")
     expect(page.locator(".alert-success")).to_contain_text("Queued Run Full Synchronization")
     expect(page.locator("#full-sync-question")).to_contain_text("has finished")
     screenshot("ops-full-sync-question")
