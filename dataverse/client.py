@@ -46,6 +46,7 @@ from .http import Transport
 from .query import build_query, chunks, in_filter, or_filter, with_query
 from .values import dumps, is_guid, key_segment, loads, normalize_id
 
+MAX_PAGE_SIZE = 5000  # Dataverse ignores a larger odata.maxpagesize
 _DATAVERSE_ROOT = re.compile(r"/api/data/v\d+(\.\d+)*/?$")
 
 
@@ -57,7 +58,7 @@ class DataverseClient:
         *,
         timeout: float = 30,
         max_retries: int = 5,
-        page_size: int = 5000,
+        page_size: int = MAX_PAGE_SIZE,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         user_agent: str = "syncadmin",
@@ -124,6 +125,8 @@ class DataverseClient:
         """Pages of records, following `@odata.nextLink` to the end (one page in memory).
 
         The service may send pages smaller than asked; `top` caps the rows over all pages.
+        Dataverse does not page a query with `$top` (no next link; at most 5,000 rows), so
+        with `top` the whole answer is asked for at once and handed out in pages of `page_size`.
         With `key` (the primary key attribute) every row must hold its id and every attribute
         of `select`, else MalformedResponse: a caller must not take a missing value for an
         empty one. A page that is not an OData collection, and a next link that repeats or
@@ -134,7 +137,8 @@ class DataverseClient:
             select=select, filter=filter, orderby=orderby, top=top, expand=expand, extra=params
         )
         url: str | None = with_query(entity_set, query)
-        headers = {"Prefer": f"odata.maxpagesize={size}"}
+        asked = size if top is None else max(size, min(top, MAX_PAGE_SIZE))
+        headers = {"Prefer": f"odata.maxpagesize={asked}"}
         remaining = top
         seen: set[str] = set()
         required = _required(select, key)
@@ -146,8 +150,8 @@ class DataverseClient:
             if remaining is not None:
                 rows = rows[:remaining]
                 remaining -= len(rows)
-            if rows:
-                yield rows
+            for start in range(0, len(rows), size):
+                yield rows[start:start + size]
             if remaining == 0:
                 return
             url = _next_link(payload, label)
