@@ -9,7 +9,14 @@ value that long stays within a budget (REGEX_BUDGET); a longer value fails with 
 
 import re
 from datetime import date, datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    ROUND_HALF_UP,
+    Decimal,
+    DecimalException,
+    InvalidOperation,
+)
 from re import _constants as sre
 from re import _parser as sre_parse
 
@@ -186,6 +193,9 @@ def _round(rule, value):
         return (rounded * step).quantize(step) if step < 1 else rounded * step
     except (InvalidOperation, KeyError, ZeroDivisionError):
         raise TransformationError(f"{rule.code}: {value!r} is not a number to round.") from None
+    except DecimalException:  # overflow: more digits than a decimal can hold
+        raise TransformationError(f"{rule.code}: {str(value)[:40]!r} is too large to round to "
+                                  f"{rule.precision}.") from None
 
 
 def _date_format(rule, value):

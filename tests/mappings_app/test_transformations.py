@@ -98,6 +98,8 @@ def test_unusable_parameters_are_refused_naming_the_field(values, field):
     ("values", "given"),
     [
         ({"type": T.ROUND, "precision": Decimal("0.1")}, "abc"),
+        ({"type": T.ROUND, "precision": Decimal("0.01")}, "1E999998"),  # overflows a decimal
+        ({"type": T.ROUND, "precision": Decimal("1")}, "-1E999999"),
         ({"type": T.DATE_FORMAT, "date_format": "%Y"}, "not a date"),
         ({"type": T.DATE_FORMAT, "date_format": "%Y"}, 42),
         ({"type": T.UPPERCASE}, "x" * 20_000),

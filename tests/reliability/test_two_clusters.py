@@ -238,8 +238,11 @@ def edit(pairs, person, erp, crm, stamp):
     return edits
 
 
-def running(mapping_name):
-    return SyncJob.objects.filter(mapping_name=mapping_name, status=JobStatus.RUNNING).exists()
+def started(mapping_name, after):
+    """A job of the mapping created after job #`after` has started (it may be over already: a
+    run with nothing to do takes a few requests, shorter than a poll)."""
+    return SyncJob.objects.filter(mapping_name=mapping_name, pk__gt=after,
+                                  started_at__isnull=False).exists()
 
 
 def overlaps():
@@ -274,14 +277,15 @@ def test_two_clusters_never_run_a_mapping_twice_at_once_and_lose_no_edit(demo, s
     for _ in range(3):
         tasks.enqueue_mapping(demo["CUSTOMER"], trigger=JobTrigger.USER)
     tasks.enqueue_all()
-    assert wait_for(lambda: running("CUSTOMER"), 60), "no CUSTOMER job started"
+    assert wait_for(lambda: started("CUSTOMER", before), 60), "no CUSTOMER job started"
     edits = edit(pairs, person, erp=pairs[0:2], crm=pairs[2:4], stamp="First")
     both = edit(pairs, person, erp=pairs[4:5], crm=pairs[4:5], stamp="Both")
     edits.append(both[-1])  # the CRM's edit came last: it must win, or a conflict be listed
+    second = SyncJob.objects.order_by("pk").last().pk
     for _ in range(2):
         tasks.enqueue_mapping(demo["CUSTOMER"], trigger=JobTrigger.USER)
     tasks.enqueue_all()
-    assert wait_for(lambda: running("CUSTOMER"), 60), "no second CUSTOMER job started"
+    assert wait_for(lambda: started("CUSTOMER", second), 60), "no second CUSTOMER job started"
     edits += edit(pairs, person, erp=pairs[5:6], crm=pairs[6:7], stamp="Second")
     # No more scheduled runs: wait for what is queued and running to end.
     Schedule.objects.update(next_run=timezone.now() + timedelta(days=1))
