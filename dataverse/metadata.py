@@ -111,7 +111,8 @@ def _int(value: Any, where: str = "an attribute", what: str = "a number") -> int
         except ArithmeticError:
             number = None
         if number is not None and number.is_finite() and number == number.to_integral_value():
-            return int(number)
+            if abs(number) < 2**63:  # int() of 1E999998 would take seconds
+                return int(number)
     raise _bad(where, what, value, "a whole number")
 
 

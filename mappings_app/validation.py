@@ -5,6 +5,8 @@ thing at fault and what to do. Called from the models' clean(), so every way of 
 (pages, admin, setup_defaults) refuses the same bad input.
 """
 
+from decimal import Decimal
+
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
@@ -296,12 +298,17 @@ def _check_constant(fm, remote, add):
     value = fm.constant_value
     if kind == NUMBER or kind == OPTION:
         try:
-            number = float(value)
-        except ValueError:
+            number = Decimal(value.strip())
+        except ArithmeticError:
+            number = None
+        if number is None or not number.is_finite():
             add("constant_value", f"{fm.remote_attribute} takes a number; {value!r} is not one.")
             return
         options = remote.get("options") or {}
-        if kind == OPTION and options and str(int(number)) not in {str(k) for k in options}:
+        whole = number == number.to_integral_value() and abs(number) < 2**31
+        if kind == OPTION and options and (
+            not whole or str(int(number)) not in {str(k) for k in options}
+        ):
             allowed = ", ".join(f"{k} {v}" for k, v in options.items())
             add(
                 "constant_value",

@@ -5,8 +5,17 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import models
 
-from erp_app.models import Contact, Currency, Customer, Item, Salesperson, ShippingAgent
+from erp_app.models import (
+    Contact,
+    Currency,
+    Customer,
+    Item,
+    PostedSalesInvoiceLine,
+    Salesperson,
+    ShippingAgent,
+)
 from mappings_app.choices import Direction, TransformationDirection, TransformationType
 from mappings_app.models import FieldMapping, TableMapping, TransformationRule
 from mappings_app.values import (
@@ -286,3 +295,31 @@ def test_lookup_table_from_the_crm_then_the_choice():
 def test_currency_code_from_text():
     eur = Currency.objects.create(code="EUR")
     assert to_local(fm("currency", "x"), "eur", field(Customer, "currency")) == eur
+
+
+@pytest.mark.parametrize("value", ["1E999998", "-1E999999", "9" * 400])
+def test_a_huge_whole_number_is_refused_at_once_on_either_side(value):
+    # int() of 1E999998 alone takes seconds: the bounds are checked before it.
+    big = {"name": "importsequencenumber", "type": "Integer"}
+    with pytest.raises(ValueProblem, match="importsequencenumber: .* the most the CRM holds"
+                       if not value.startswith("-") else "the least the CRM holds"):
+        to_remote(fm("name", "importsequencenumber"), value, big)
+    line_no = field(PostedSalesInvoiceLine, "line_no")
+    with pytest.raises(ValueProblem, match="line_no: .* the ERP holds"):
+        to_local(fm("line_no", "x"), value, line_no)
+    with pytest.raises(ValueProblem, match="is not an option of the CRM|the CRM holds"):
+        to_remote(fm("name", "address1_shippingmethodcode"), value, SHIPPING)
+
+
+def test_a_whole_number_within_the_erps_range_passes_and_beyond_it_is_refused():
+    line_no = field(PostedSalesInvoiceLine, "line_no")
+    assert to_local(fm("line_no", "x"), "2147483647", line_no) == 2147483647
+    with pytest.raises(ValueProblem, match="line_no: -1 is below 0, the least the ERP holds"):
+        to_local(fm("line_no", "x"), "-1", line_no)
+
+
+def test_a_float_too_large_for_the_erp_is_refused():
+    amount = models.FloatField(name="amount")
+    assert to_local(fm("amount", "x"), "1.5", amount) == 1.5
+    with pytest.raises(ValueProblem, match="amount: '1E999998' is too large for the ERP"):
+        to_local(fm("amount", "x"), "1E999998", amount)
