@@ -124,10 +124,7 @@ class FromCrm:
         """{attname: value} of the ERP record from the row's mapped attributes."""
         run = self.run
         result = {}
-        for fm in run.fields:
-            if not fm.local_field:
-                continue
-            field, _ = resolve_local_field(self.model, fm.local_field)
+        for fm, field in self.local_fields():
             source = remote_value(row, fm.remote_attribute) if fm.remote_attribute else None
             attribute = run.attributes.get(fm.remote_attribute)
             value = to_local(fm, source, field, resolve=resolve, attribute=attribute)
@@ -150,6 +147,13 @@ class FromCrm:
             else:
                 result[field.attname] = value
         return result
+
+    def local_fields(self) -> list:
+        """(field mapping, ERP model field) of the direction, resolved once per run."""
+        if not hasattr(self, "_local_fields"):
+            self._local_fields = [(fm, resolve_local_field(self.model, fm.local_field)[0])
+                                  for fm in self.run.fields if fm.local_field]
+        return self._local_fields
 
     def new_record(self, row, resolve, paths):
         record = self.model()
