@@ -14,6 +14,7 @@ PHASES = ["floor", "full push", "no-op rerun", "incremental", "conflicts", "full
           "correctness"]
 
 
+@pytest.mark.own_databases
 @pytest.mark.slow
 def test_syncbench_runs_every_phase_and_checks_both_sides():
     env = {k: v for k, v in os.environ.items()

@@ -2,12 +2,13 @@
 
 import pytest
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dataverse import filter as odata_filter
 from erp_app.models import Contact, Customer
 from mappings_app import local_filter
+from tests.security.strategies import FAST
 
 HOSTILE = st.one_of(
     st.text(max_size=120),
@@ -17,8 +18,6 @@ HOSTILE = st.one_of(
         "id = 1 AND password != empty", "company.people.name = x", "Microsoft.Dynamics.CRM.In(",
     ]),
 )
-FAST = settings(max_examples=40, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FAST

@@ -108,6 +108,7 @@ def test_without_secret_key_a_private_key_file_is_shared_by_processes(tmp_path):
     assert key_file.read_text() == first
 
 
+@pytest.mark.own_databases
 @pytest.mark.slow
 def test_check_deploy_passes_with_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
