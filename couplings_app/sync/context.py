@@ -33,6 +33,17 @@ class Failure:
 
 
 @dataclass
+class FirstHalf:
+    """What the ERP → CRM half of a synchronization tells the CRM → ERP half that follows it:
+    its job (a coupling it stamped synchronized names it), and the CRM rows it stamped although
+    they still differ from the ERP record (the CRM's own change, a field left as the CRM has it).
+    Every other row it stamped holds what the ERP sends: the second half need not compare it."""
+
+    job_id: int | None = None
+    different: set = field(default_factory=set)  # CRM ids, lower case
+
+
+@dataclass
 class Run:
     mapping: object
     job: SyncJob
@@ -44,6 +55,7 @@ class Run:
     page_size: int = PAGE_SIZE
     counts: Counter = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
+    first_half: "FirstHalf" = field(default_factory=lambda: FirstHalf())
 
     def __post_init__(self):
         self.model = self.mapping.local_model_class

@@ -32,6 +32,9 @@ class FromCrm:
         self.model = run.model
         self.oldest_failed_create = None  # the watermark must not pass a record not created
         self.next_number = {}  # series prefix -> next free number, within this run
+        # Couplings whose ERP record has changes not yet sent to the CRM: taking the CRM's
+        # values must not stamp the record as synchronized, or those changes would never go.
+        self.unsent = set()
 
     def process(self, rows: list[dict]) -> None:
         run = self.run
@@ -88,6 +91,9 @@ class FromCrm:
             return "create", self.new_record(row, resolve, paths), None
         if record is None:
             return self.deleted_counterpart(row, coupling, resolve, paths)
+        if self.mapping.direction == Direction.BIDIRECTIONAL and \
+                record.modified_at != coupling.local_modified_at:
+            self.unsent.add(coupling.pk)
         modified = remote_stamp(row, run.modified_attr)
         failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
         own_change = run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
@@ -96,6 +102,10 @@ class FromCrm:
                 and not run.full:
             run.counts["unchanged"] += 1
             return None  # nothing to write, not even the coupling
+        if own_change and not failed_before and self.left_equal_by_this_run(coupling):
+            run.counts["unchanged"] += 1
+            self.mark_ok(coupling, record, row)
+            return "unchanged", None, None
         values = self.values(row, resolve, paths, create=False)
         changed = {name: value for name, value in values.items()
                    if not same(getattr(record, name), value)}
@@ -119,6 +129,22 @@ class FromCrm:
         for name, value in changed.items():
             setattr(record, name, value)
         return "update", record, list(changed)
+
+    def left_equal_by_this_run(self, coupling) -> bool:
+        """The ERP → CRM half of this synchronization wrote (or compared equal) the row, no one
+        changed it since (the caller checks that its last change is the sync's own), the ERP
+        record did not move either, and every field read here is one that half sends: comparing
+        again could only find it equal. A full run skips the second read of every record."""
+        half = self.run.first_half
+        if half.job_id is None or coupling.last_job_to_crm_id != half.job_id \
+                or coupling.last_result_to_crm != SyncResult.SUCCESS \
+                or str(coupling.remote_id).lower() in half.different \
+                or coupling.pk in self.unsent:
+            return False
+        if not hasattr(self, "_reads_only_sent_fields"):
+            self._reads_only_sent_fields = all(
+                fm.direction == Direction.BIDIRECTIONAL for fm, _ in self.local_fields())
+        return self._reads_only_sent_fields
 
     def values(self, row, resolve, paths, create: bool) -> dict:
         """{attname: value} of the ERP record from the row's mapped attributes."""
@@ -295,7 +321,8 @@ class FromCrm:
             self.mark_ok(coupling, record, row)
 
     def mark_ok(self, coupling, record, row):
-        coupling.local_modified_at = record.modified_at
+        if coupling.pk is None or coupling.pk not in self.unsent:
+            coupling.local_modified_at = record.modified_at
         coupling.remote_modified_at = remote_stamp(row, self.run.modified_attr)
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_from_crm = self.run.job

@@ -18,7 +18,7 @@ from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, MappingLock, SyncJob
 from couplings_app.sync import pipeline, rules
-from couplings_app.sync.context import PAGE_SIZE, Run
+from couplings_app.sync.context import PAGE_SIZE, FirstHalf, Run
 from couplings_app.sync.from_crm import FromCrm
 from couplings_app.sync.to_crm import ToCrm
 from dataverse import format_datetime
@@ -55,7 +55,7 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
     with claimed(mapping, planned) as ok:
         if not ok:
             return planned
-        done = []
+        done, first_half = [], FirstHalf()
         for job, run_direction in zip(planned, runs, strict=True):
             # The claim passes to the direction that runs now: a finished job's claim is free,
             # and the running job's heartbeat is what keeps it.
@@ -64,7 +64,7 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
             done.append(run_one(mapping, job, run_direction, client=client, full=full,
                                 only_coupled=mapping.sync_only_coupled if only_coupled is None
                                 else only_coupled, integration_user=integration_user,
-                                page_size=page_size))
+                                page_size=page_size, first_half=first_half))
         return done
 
 
@@ -131,9 +131,9 @@ def _who_am_i(client):
 
 
 def run_one(mapping, job, direction, *, client, full, only_coupled, integration_user,
-            page_size=PAGE_SIZE, pages=None, move=True) -> SyncJob:
+            page_size=PAGE_SIZE, pages=None, move=True, first_half=None) -> SyncJob:
     """Runs one direction of a mapping as `job`; `pages` overrides the candidates (and then the
-    watermark stays where it is)."""
+    watermark stays where it is). Both directions of one synchronization share `first_half`."""
     started = timezone.now()
     # The watermarks as they are now: the caller's copy of the mapping may predate a run.
     mapping.refresh_from_db(fields=["local_synced_until", "remote_synced_until"])
@@ -146,7 +146,8 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         run = Run(mapping=mapping, job=job, client=client, direction=direction, full=full,
                   only_coupled=only_coupled if pages else only_coupled and not full,
                   page_size=page_size,
-                  integration_user=str(integration_user) if integration_user else None)
+                  integration_user=str(integration_user) if integration_user else None,
+                  first_half=first_half or FirstHalf())
         engine = ToCrm(run) if direction == Direction.TO_CRM else FromCrm(run)
         if pages is not None:
             candidates = pages(run)

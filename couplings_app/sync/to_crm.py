@@ -31,6 +31,8 @@ class ToCrm:
         self.run = run
         self.mapping = run.mapping
         self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
+        self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
+        run.first_half.job_id = run.job.pk
 
     # --- one page --------------------------------------------------------------------------
     def process(self, records: list) -> None:
@@ -120,6 +122,7 @@ class ToCrm:
         row = rows.get(str(coupling.remote_id).lower())
         if coupling.pending_create:
             if row is not None:  # an earlier run's create reached the CRM: just confirm it
+                self.partial.add(record.pk)  # as it was then, not compared with the ERP now
                 run.counts["inserted"] += 1
                 run.counts["coupled"] += 1
                 self.mark_ok(record, coupling, confirm=True)
@@ -138,6 +141,7 @@ class ToCrm:
             # fields that sync to the CRM alone are the ERP's to restore.
             shared = {self.payload_key(fm) for fm in run.bidirectional}
             changes = {k: v for k, v in changes.items() if k not in shared}
+            self.partial.add(record.pk)
             if not changes:
                 run.counts["unchanged"] += 1
                 self.mark_ok(record, coupling)
@@ -204,16 +208,23 @@ class ToCrm:
             if REMOTE_KINDS.get(attribute["type"]) == LOOKUP:
                 target = fm.lookup_mapping
                 if value is None and (create or attribute.get("required")):
+                    self.not_sent(record, fm)
                     continue  # a required reference (the owner) is never cleared
                 name = bind_name(attribute, target.remote_entity) + "@odata.bind"
                 self.binds[name] = web_name(attribute)
                 values[name] = f"/{target.remote_entity_set}({value})" if value else None
             elif create and value is None and fm.remote_attribute in values:
+                self.not_sent(record, fm)
                 continue  # an empty field never overwrites the template's default
             else:
                 values[fm.remote_attribute] = value
         rules.complete_payload(run, record, values, create)
         return values
+
+    def not_sent(self, record, fm):
+        """A field both directions compare that this write leaves as the CRM has it."""
+        if fm.direction == Direction.BIDIRECTIONAL:
+            self.partial.add(record.pk)
 
     def template(self) -> dict:
         """The mapping's CRM template; a lookup's value (a GUID, or the code of a coupled ERP
@@ -267,6 +278,8 @@ class ToCrm:
         return coupling
 
     def mark_ok(self, record, coupling, confirm=False):
+        if record.pk in self.partial:
+            self.run.first_half.different.add(str(coupling.remote_id).lower())
         coupling.local_modified_at = record.modified_at
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_to_crm = self.run.job

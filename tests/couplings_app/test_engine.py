@@ -395,3 +395,97 @@ def test_records_read_again_in_the_overlap_window_are_not_candidates(crm, demo):
     job = synchronize(demo["CUSTOMER"], direction=Direction.TO_CRM, client=crm)[0]
     assert (job.progress_total, job.modified) == (failed + 1, 1)
     assert account_of(crm, customer)["address1_city"] == "Changed since"
+
+
+def test_an_erp_change_not_yet_sent_survives_a_run_from_the_crm(crm, demo, as_crm_user):
+    # The credit limit syncs to the CRM only. A person edits the account meanwhile, and a run
+    # from the CRM reads it: that run must not stamp the customer as synchronized, or the next
+    # run would take the credit limit for sent and never send it.
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    customer.credit_limit_lcy = Decimal("4321.00")
+    customer.save()
+    as_crm_user.update("accounts", account["accountid"], {"description": "Called on Monday"})
+    synchronize(demo["CUSTOMER"], client=crm, direction=Direction.FROM_CRM)
+    jobs = synchronize(demo["CUSTOMER"], client=crm)
+    assert by_name(jobs, "CUSTOMER", Direction.TO_CRM)[0].modified == 1
+    assert Decimal(str(account_of(crm, customer)["creditlimit"])) == Decimal("4321.00")
+
+
+def test_an_erp_change_not_yet_sent_survives_the_crms_change_taken_by_policy(
+        crm, demo, as_crm_user):
+    TableMapping.objects.filter(name="CUSTOMER").update(
+        update_conflict_resolution=UpdateConflictResolution.GET)
+    mapping = TableMapping.objects.get(name="CUSTOMER")
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    customer.credit_limit_lcy = Decimal("4321.00")
+    customer.save()
+    as_crm_user.update("accounts", account["accountid"], {"address1_city": "Changed in CRM"})
+    synchronize(mapping, client=crm, direction=Direction.FROM_CRM)
+    customer.refresh_from_db()
+    assert customer.city == "Changed in CRM"
+    synchronize(mapping, client=crm)
+    remote = account_of(crm, customer)
+    assert Decimal(str(remote["creditlimit"])) == Decimal("4321.00")
+    assert remote["address1_city"] == "Changed in CRM"
+
+
+@pytest.fixture
+def compared_rows(monkeypatch):
+    """The CRM ids whose row the CRM → ERP direction converts and compares, run after run."""
+    from couplings_app.sync.from_crm import FromCrm
+
+    seen = []
+    original = FromCrm.values
+
+    def values(self, row, *args, **kwargs):
+        seen.append(str(row[self.run.key]).lower())
+        return original(self, row, *args, **kwargs)
+
+    monkeypatch.setattr(FromCrm, "values", values)
+    return seen
+
+
+def coupled_accounts():
+    return {str(r).lower() for r in Coupling.objects.filter(
+        local_model="erp_app.customer", pending_create=False).values_list("remote_id", flat=True)}
+
+
+def test_a_full_synchronization_compares_again_only_rows_its_first_half_left_different(
+        crm, demo, as_crm_user, compared_rows):
+    couple_and_full_sync(crm, demo)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    as_crm_user.update("accounts", account["accountid"], {"address1_city": "Changed in CRM"})
+    compared_rows.clear()
+    jobs = synchronize(demo["CUSTOMER"], client=crm, full=True)
+    # The person's change is the only row the ERP → CRM half left different: compared, taken.
+    assert set(compared_rows) & coupled_accounts() == {account["accountid"].lower()}
+    customer.refresh_from_db()
+    assert customer.city == "Changed in CRM"
+    from_crm = by_name(jobs, "CUSTOMER", Direction.FROM_CRM)[0]
+    assert from_crm.modified == 1
+    assert from_crm.unchanged >= len(coupled_accounts()) - 1
+    # Nothing is left to do: the next full run changes nothing on either side.
+    again = synchronize(demo["CUSTOMER"], client=crm, full=True)
+    assert sum(j.modified + j.inserted for j in again) == 0
+
+
+def test_a_full_synchronization_compares_every_row_when_a_field_syncs_from_the_crm_only(
+        crm, demo, as_crm_user, compared_rows):
+    couple_and_full_sync(crm, demo)
+    demo["CUSTOMER"].field_mappings.filter(remote_attribute="fax").update(
+        direction=Direction.FROM_CRM)
+    customer = Customer.objects.filter(salesperson__code="JR").first()
+    account = account_of(crm, customer)
+    # Written by the integration user (a fax set by an earlier setup, say): a full run is what
+    # brings a field that starts to sync from the CRM into the ERP.
+    crm.update("accounts", account["accountid"], {"fax": "+1 555 0199"})
+    compared_rows.clear()
+    synchronize(demo["CUSTOMER"], client=crm, full=True)
+    assert coupled_accounts() <= set(compared_rows)
+    customer.refresh_from_db()
+    assert customer.fax_no == "+1 555 0199"
