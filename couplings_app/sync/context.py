@@ -40,6 +40,7 @@ class FirstHalf:
     Every other row it stamped holds what the ERP sends: the second half need not compare it."""
 
     job_id: int | None = None
+    started: object = None  # when that job started (the ERP's clock)
     different: set = field(default_factory=set)  # CRM ids, lower case
 
 
@@ -75,6 +76,11 @@ class Run:
         self.bidirectional = [fm for fm in every if fm.direction == Direction.BIDIRECTIONAL]
         self.local_key = key_field(self.model)
         self.primary_name = metadata.entity(self.entity, fetch=False).primary_name
+
+    def reads_only_sent_fields(self) -> bool:
+        """Every ERP field this direction writes is one the ERP → CRM direction sends too."""
+        return all(fm.direction == Direction.BIDIRECTIONAL for fm in self.fields
+                   if fm.local_field)
 
     # --- describing records in messages ------------------------------------------------------
     @property

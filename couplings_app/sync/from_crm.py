@@ -82,6 +82,7 @@ class FromCrm:
     # --- what to do with one row -------------------------------------------------------------
     def decide(self, row, coupling, record, resolve, paths):
         run = self.run
+        remote_id = str(row[run.key]).lower()
         if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
                 str(run.integration_user).lower() and coupling is None:
             return None  # created by the sync's own user: not the CRM's change to take
@@ -97,7 +98,7 @@ class FromCrm:
         modified = remote_stamp(row, run.modified_attr)
         failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
         own_change = run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
-            str(run.integration_user).lower()
+            str(run.integration_user).lower() and remote_id not in run.first_half.different
         if (modified == coupling.remote_modified_at or own_change) and not failed_before \
                 and not run.full:
             run.counts["unchanged"] += 1
@@ -142,8 +143,7 @@ class FromCrm:
                 or coupling.pk in self.unsent:
             return False
         if not hasattr(self, "_reads_only_sent_fields"):
-            self._reads_only_sent_fields = all(
-                fm.direction == Direction.BIDIRECTIONAL for fm, _ in self.local_fields())
+            self._reads_only_sent_fields = self.run.reads_only_sent_fields()
         return self._reads_only_sent_fields
 
     def values(self, row, resolve, paths, create: bool) -> dict:

@@ -294,11 +294,21 @@ def local_pages(run):
             return
 
 
+def _first_half_wrote(run) -> bool:
+    half = run.first_half
+    return bool(half.job_id and half.started and run.integration_user
+                and run.reads_only_sent_fields())
+
+
 def remote_pages(run):
     mapping, client = run.mapping, run.client
     select = run.remote_select()
     retry_ids = [str(i) for i in _retry_couplings(run, "last_result_from_crm")
                  .values_list("remote_id", flat=True)]
+    # Rows the ERP → CRM half just stamped although they still hold a person's change (it only
+    # restored fields the ERP alone sends): the sync is now their last editor, so the filter
+    # below would not find them.
+    retry_ids += sorted(run.first_half.different - {i.lower() for i in retry_ids})
     for start in range(0, len(retry_ids), run.page_size):
         rows = client.get_many(run.entity_set, run.key, retry_ids[start:start + run.page_size],
                                select=select)
@@ -312,6 +322,11 @@ def remote_pages(run):
         clauses.append(f"{run.modified_attr} gt {format_datetime(since - REMOTE_OVERLAP)}")
         if run.integration_user:
             clauses.append(f"_modifiedby_value ne {run.integration_user}")
+    elif _first_half_wrote(run):
+        # A full run reads every row but those its ERP → CRM half just wrote: they hold what
+        # the ERP sends, and nothing else is read here (the ones it left different are above).
+        clauses.append(f"(_modifiedby_value ne {run.integration_user} or {run.modified_attr} lt "
+                       f"{format_datetime(run.first_half.started - REMOTE_OVERLAP)})")
     retry = {i.lower() for i in retry_ids}
     for page in pipeline.read_ahead(client.iter_pages(
             run.entity_set, select=select, filter=" and ".join(clauses) or None,

@@ -32,7 +32,7 @@ class ToCrm:
         self.mapping = run.mapping
         self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
         self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
-        run.first_half.job_id = run.job.pk
+        run.first_half.job_id, run.first_half.started = run.job.pk, run.job.started_at
 
     # --- one page --------------------------------------------------------------------------
     def process(self, records: list) -> None:
