@@ -61,7 +61,7 @@ def entity_choices(current: str = "") -> list[tuple[str, str]]:
         "logical_name", "entity_set"
     ):
         names.setdefault(logical_name, entity_set)
-    if current:
+    if current and metadata.LOGICAL_NAME.fullmatch(current):
         names.setdefault(current, "")
     return [("", "---------")] + [
         (name, f"{name} ({entity_set})" if entity_set else name)

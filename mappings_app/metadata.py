@@ -4,10 +4,14 @@ Validation of mappings, the field-mapping dropdowns and the engine's type conver
 cache; `refresh()` (Test Connection, Use Default Synchronization Setup) reads the CRM again.
 """
 
+import re
 from dataclasses import asdict
 
 from dataverse import AttributeInfo
 from mappings_app.models import EntityMetadata
+
+# A logical name as Dataverse spells them: lower-case letters, digits and _ (new_project).
+LOGICAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,127}")
 
 
 class MetadataUnavailable(LookupError):
@@ -52,6 +56,10 @@ def _as_dict(attribute: AttributeInfo) -> dict:
 
 def entity(logical_name: str, fetch: bool = True) -> EntityMetadata:
     """The cached metadata of an entity, read from the CRM the first time."""
+    if not LOGICAL_NAME.fullmatch(logical_name or ""):
+        raise MetadataUnavailable(
+            f"{logical_name!r} is not the logical name of a CRM entity (lower-case letters, "
+            "digits and _, such as account).")
     found = EntityMetadata.objects.filter(logical_name=logical_name).first()
     if found is None and fetch:
         found = refresh([logical_name])[logical_name]

@@ -218,6 +218,21 @@ def test_add_fills_the_entity_set_and_key_from_the_crm(admin_client, setup):
     assert (created.remote_entity_set, created.remote_key) == ("accounts", "accountid")
 
 
+@pytest.mark.parametrize("entity", ["acc\x00ount", "Account; DROP TABLE x", "x" * 300])
+def test_an_entity_that_is_no_logical_name_is_refused_next_to_the_field(admin_client, setup,
+                                                                          entity):
+    # PostgreSQL refuses a NUL in a query: the name must never reach the database.
+    response = admin_client.post(reverse("mappings:tablemapping_add"), {
+        "name": "BAD ENTITY", "local_model": "erp_app.shippingagent", "remote_entity": entity,
+        "remote_modified_attribute": "modifiedon", "direction": Direction.TO_CRM,
+        "priority": 200, "update_conflict_resolution": "none",
+        "deletion_conflict_resolution": "none", "local_template": "{}",
+        "remote_template": "{}", "schedule_minutes": 30, "inactivity_timeout_minutes": 1440})
+    assert response.status_code == 200
+    assert "remote_entity" in response.context["form"].errors
+    assert not TableMapping.objects.filter(name="BAD ENTITY").exists()
+
+
 def test_add_and_edit_are_refused_without_permission(viewer, setup):
     assert viewer.get(reverse("mappings:tablemapping_add")).status_code == 403
     url = reverse("mappings:tablemapping_edit", args=[setup["CUSTOMER"].pk])
