@@ -12,6 +12,27 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _empty_postgresql_tables_with_delete()
+
+
+def _empty_postgresql_tables_with_delete():
+    """Between transactional tests Django empties every table with one TRUNCATE, which on
+    PostgreSQL makes new files for each of ~60 tables: 0.5 to 0.9 s per test, minutes per run.
+    The tests' tables hold a few rows, so DELETE (foreign keys are deferred to the commit of the
+    flush's transaction) empties them in a few milliseconds. Tests only."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade or not tables:
+            return truncate(self, style, tables, reset_sequences=reset_sequences,
+                            allow_cascade=allow_cascade)
+        return ["SET CONSTRAINTS ALL DEFERRED;"] + [
+            f"{style.SQL_KEYWORD('DELETE')} {style.SQL_KEYWORD('FROM')} "
+            f"{style.SQL_FIELD(self.quote_name(table))};" for table in tables]
+
+    DatabaseOperations.sql_flush = sql_flush
 
 
 def pytest_collection_modifyitems(config, items):
