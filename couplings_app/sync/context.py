@@ -56,7 +56,7 @@ class Run:
     page_size: int = PAGE_SIZE
     counts: Counter = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
-    first_half: "FirstHalf" = field(default_factory=lambda: FirstHalf())
+    first_half: FirstHalf = field(default_factory=FirstHalf)
 
     def __post_init__(self):
         self.model = self.mapping.local_model_class

@@ -52,7 +52,7 @@ class FromCrm:
             coupling = couplings.get(remote_id)
             record = records.get(coupling.local_id) if coupling else None
             try:
-                outcome = self.decide(row, coupling, record, resolve, paths)
+                outcome = self.decide(row, remote_id, coupling, record, resolve, paths)
             except ValueProblem as problem:
                 run.fail(f"{run.remote_label(row)}: {problem}", remote_id=remote_id,
                          remote_label=run.remote_label(row),
@@ -80,9 +80,8 @@ class FromCrm:
         self.save_couplings([c for c in touched if c.pk])
 
     # --- what to do with one row -------------------------------------------------------------
-    def decide(self, row, coupling, record, resolve, paths):
+    def decide(self, row, remote_id, coupling, record, resolve, paths):
         run = self.run
-        remote_id = str(row[run.key]).lower()
         if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
                 str(run.integration_user).lower() and coupling is None:
             return None  # created by the sync's own user: not the CRM's change to take
@@ -135,7 +134,8 @@ class FromCrm:
         """The ERP → CRM half of this synchronization wrote (or compared equal) the row, no one
         changed it since (the caller checks that its last change is the sync's own), the ERP
         record did not move either, and every field read here is one that half sends: comparing
-        again could only find it equal. A full run skips the second read of every record."""
+        again could only find it equal. The rows that half wrote are not even read (runner's
+        remote_pages filters them out); this skips the ones it compared equal without a write."""
         half = self.run.first_half
         if half.job_id is None or coupling.last_job_to_crm_id != half.job_id \
                 or coupling.last_result_to_crm != SyncResult.SUCCESS \

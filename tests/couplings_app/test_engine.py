@@ -397,15 +397,22 @@ def test_records_read_again_in_the_overlap_window_are_not_candidates(crm, demo):
     assert account_of(crm, customer)["address1_city"] == "Changed since"
 
 
-def test_an_erp_change_not_yet_sent_survives_a_run_from_the_crm(crm, demo, as_crm_user):
-    # The credit limit syncs to the CRM only. A person edits the account meanwhile, and a run
-    # from the CRM reads it: that run must not stamp the customer as synchronized, or the next
-    # run would take the credit limit for sent and never send it.
+def credit_limit_not_yet_sent(crm, demo):
+    """A synchronized customer whose credit limit (synchronized to the CRM only) is then edited
+    in the ERP; returns it and its account."""
     couple_and_full_sync(crm, demo)
     customer = Customer.objects.filter(salesperson__code="JR").first()
     account = account_of(crm, customer)
     customer.credit_limit_lcy = Decimal("4321.00")
     customer.save()
+    return customer, account
+
+
+def test_an_erp_change_not_yet_sent_survives_a_run_from_the_crm(crm, demo, as_crm_user):
+    # A person edits the account meanwhile, and a run from the CRM reads it: that run must not
+    # stamp the customer as synchronized, or the next run would take the credit limit for sent
+    # and never send it.
+    customer, account = credit_limit_not_yet_sent(crm, demo)
     as_crm_user.update("accounts", account["accountid"], {"description": "Called on Monday"})
     synchronize(demo["CUSTOMER"], client=crm, direction=Direction.FROM_CRM)
     jobs = synchronize(demo["CUSTOMER"], client=crm)
@@ -418,11 +425,7 @@ def test_an_erp_change_not_yet_sent_survives_the_crms_change_taken_by_policy(
     TableMapping.objects.filter(name="CUSTOMER").update(
         update_conflict_resolution=UpdateConflictResolution.GET)
     mapping = TableMapping.objects.get(name="CUSTOMER")
-    couple_and_full_sync(crm, demo)
-    customer = Customer.objects.filter(salesperson__code="JR").first()
-    account = account_of(crm, customer)
-    customer.credit_limit_lcy = Decimal("4321.00")
-    customer.save()
+    customer, account = credit_limit_not_yet_sent(crm, demo)
     as_crm_user.update("accounts", account["accountid"], {"address1_city": "Changed in CRM"})
     synchronize(mapping, client=crm, direction=Direction.FROM_CRM)
     customer.refresh_from_db()
