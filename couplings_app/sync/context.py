@@ -9,7 +9,8 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import F
+from django.db import router
+from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 
 from couplings_app.models import SyncError, SyncJob
@@ -18,6 +19,17 @@ from mappings_app.choices import Direction
 from mappings_app.values import key_field, local_field_of, record_key
 
 PAGE_SIZE = 5000
+# Values per IN list: under the bound parameters of every SQLite build (999 before 3.32) and of
+# PostgreSQL (65,535), whatever the page size, with room for a query's other parameters.
+IN_LIST_SIZE = 900
+
+
+def in_chunks(values, size: int = IN_LIST_SIZE):
+    """A collection cut into lists of at most `size` values, for `field__in=` queries whose
+    size must not grow with the page."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 @dataclass
@@ -121,6 +133,10 @@ class Run:
                 paths.add(fm.local_field.rsplit(".", 1)[0].replace(".", "__"))
         return sorted(paths)
 
+    def prefetch(self, records) -> list:
+        """Loads the related records `local_related()` names for a page (see `prefetch`)."""
+        return prefetch(records, self.local_related())
+
     # --- failures ----------------------------------------------------------------------------
     def fail(self, message: str, *, exc: BaseException | None = None, detail: str = "", **where):
         if exc is not None and not detail:
@@ -146,6 +162,59 @@ class Run:
 
     def cancelled(self) -> bool:
         return SyncJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+
+
+def prefetch(records, paths) -> list:
+    """Django's prefetch_related over `paths` ("company__customer"), in queries whose size does
+    not grow with the page: one instance per distinct related record, as prefetch_related gives.
+
+    Django 5.2 prefetches a foreign key with a tuple lookup that SQLite spells as one OR per
+    related record: past ~1,000 distinct ones (the companies of a page of 5,000 contacts) SQLite
+    refuses it ("Expression tree is too large"). Here each foreign key step is one IN list of
+    at most IN_LIST_SIZE ids per query; any other kind of relation (reverse, many-to-many) goes
+    to Django's prefetch in slices of as many records, which keeps its OR chains short."""
+    records = list(records)
+    for path in paths:
+        level = records
+        names = path.split("__")
+        for depth, name in enumerate(names):
+            if not level:
+                break
+            field = level[0]._meta.get_field(name)
+            if not (field.concrete and (field.many_to_one or field.one_to_one)):
+                rest = "__".join(names[depth:])
+                for chunk in in_chunks(level):
+                    prefetch_related_objects(chunk, rest)
+                break
+            level = _follow(level, field)
+    return records
+
+
+def _follow(instances, field) -> list:
+    """Caches `field` (a forward foreign key) on each instance; returns the distinct related
+    records, for the next step of a path."""
+    target = field.target_field
+    related = {}
+    wanted = set()
+    for instance in instances:
+        if field.is_cached(instance):
+            value = field.get_cached_value(instance)
+            if value is not None:
+                related.setdefault(getattr(value, target.attname), value)
+        elif (key := getattr(instance, field.attname)) is not None:
+            wanted.add(key)
+    wanted -= related.keys()
+    manager = field.related_model._base_manager.db_manager(
+        instances[0]._state.db or router.db_for_read(field.related_model))
+    for chunk in in_chunks(wanted):
+        for obj in manager.filter(**{f"{target.name}__in": chunk}):
+            related[getattr(obj, target.attname)] = obj
+    for instance in instances:
+        if not field.is_cached(instance):
+            key = getattr(instance, field.attname)
+            if key is None or key in related:  # a record gone meanwhile: the ORM says so
+                field.set_cached_value(instance, None if key is None else related[key])
+    return list({id(obj): obj for obj in related.values()}.values())
 
 
 def web_name(attribute: dict) -> str:

@@ -261,18 +261,25 @@ def _synchronized_as_is(run):
 
 
 def local_pages(run):
+    from couplings_app.sync.context import in_chunks
+
     model, mapping = run.model, run.mapping
     where = local_filter.parse(model, mapping.local_filter)
-    base = model._default_manager.filter(where).prefetch_related(*run.local_related())
-    retry_ids = list(_retry_couplings(run, "last_result_to_crm").values_list("local_id", flat=True))
+    # Related records are loaded per page by run.prefetch (Django's prefetch_related makes one
+    # OR per related record on SQLite, which refuses past ~1,000 of them).
+    base = model._default_manager.filter(where)
+    retrying = _retry_couplings(run, "last_result_to_crm").values("local_id")
+    retry_ids = [row["local_id"] for row in retrying]
     run.retrying = set(retry_ids)  # a rule's step failed for some: rules.after_page redoes it
     for start in range(0, len(retry_ids), run.page_size):
-        chunk = retry_ids[start:start + run.page_size]
-        page = list(base.filter(pk__in=chunk))
+        page = []
+        for chunk in in_chunks(retry_ids[start:start + run.page_size]):
+            page += base.filter(pk__in=chunk)
         if page:
-            yield page
+            yield run.prefetch(page)
     since = None if run.full else mapping.local_synced_until
-    query = base.exclude(pk__in=retry_ids) if retry_ids else base
+    # A subquery, not the list: the failed records may be many more than a query's parameters.
+    query = base.exclude(pk__in=retrying) if retry_ids else base
     if since is not None:
         query = query.filter(modified_at__gt=since - LOCAL_OVERLAP).exclude(
             Exists(_synchronized_as_is(run)))
@@ -288,7 +295,7 @@ def local_pages(run):
         page = list(page_query[:run.page_size])
         if not page:
             return
-        yield page
+        yield run.prefetch(page)
         last = (page[-1].modified_at, page[-1].pk)
         if len(page) < run.page_size:
             return
