@@ -69,8 +69,15 @@ def _needing_rules(run, page) -> list[Coupling]:
     if since is not None:
         couplings = couplings.filter(Q(last_job_to_crm=run.job, created_at__gte=run.job.started_at)
                                      | Q(created_at__gt=since)
-                                     | Q(local_id__in=getattr(run, "retrying", ())))
+                                     | Q(local_id__in=_retried_of(run, page)))
     return list(couplings)
+
+
+def _retried_of(run, page) -> list[int]:
+    """The page's records that are retried: never the list of every failed record of the table
+    (it may hold more ids than a query takes parameters)."""
+    retrying = getattr(run, "retrying", ())
+    return [r.pk for r in page if r.pk in retrying]
 
 
 def _each_or_retried(run, page, couplings, step, what) -> None:
