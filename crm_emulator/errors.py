@@ -110,3 +110,47 @@ def throttled(limit: int, window: int, retry_after: int) -> ApiError:
     return ApiError(429, "0x80072322", (
         f"Number of requests exceeded the limit of {limit} over time window of {window} "
         "seconds."), headers={"Retry-After": str(retry_after)})
+
+
+# --- Uniqueness (see unique.py) -----------------------------------------------------------------
+# Codes and wording of Dataverse's "Web service error codes" list (Microsoft Learn). Business
+# rules of the platform answer 400; the SQL unique indexes (DuplicateRecord) and alternate keys
+# (DuplicateRecordEntityKey) answer 412, as the Web API does for a duplicate primary key.
+def duplicate_currency() -> ApiError:  # DuplicateIsoCurrencyCode
+    return ApiError(400, "0x80048cf3", (
+        "Cannot insert duplicate currency record. Currency with the same currency code already "
+        "exist in the system."))
+
+
+def product_number_exists() -> ApiError:  # ProductProductNumberExists
+    return ApiError(400, "0x80043b06", (
+        "The specified product ID conflicts with the product ID of an existing record. Specify a "
+        "different product ID and try again."))
+
+
+def price_level_name_exists() -> ApiError:  # PriceLevelNameExists
+    return ApiError(400, "0x80043b0f", "The name already exists.")
+
+
+def duplicate_product_price_level() -> ApiError:  # DuplicateProductPriceLevel
+    return ApiError(400, "0x80043b08",
+                    "This product and unit combination has a price for this price list.")
+
+
+def user_already_exists() -> ApiError:  # UserAlreadyExists
+    return ApiError(400, "0x80041d2c",
+                    "The specified Active Directory user already exists as a CRM user.")
+
+
+def duplicate_key_values(entity, names: tuple[str, ...]) -> ApiError:  # DuplicateRecord
+    return ApiError(412, "0x80040237", (
+        f"Cannot insert duplicate key. A {entity.logical_name} record with the same "
+        f"{', '.join(names)} already exists."))
+
+
+def entity_key_violated(key_name: str, names: tuple[str, ...]) -> ApiError:
+    """DuplicateRecordEntityKey: a declared alternate key's values are taken."""
+    return ApiError(412, "0x80060892", (
+        f"Entity Key {key_name} violated. A record with the same value for {', '.join(names)} "
+        "already exists. A duplicate record cannot be created. Select one or more unique values "
+        "and try again."))

@@ -5,7 +5,9 @@ Users (licensed salespeople, a disabled one, a non-licensed one, the application
 relationship types (Customer, Vendor) and both states, contacts with and without a company, and
 products: some match ERP records by name or number (so coupling by match has work to do), some do
 not. Every record has a fixed id derived from its key, so a second run creates nothing and moves
-no `modifiedon`.
+no `modifiedon`. A record whose unique value (ISO code, product number, user name, ...; see
+unique.py) some other record already holds, say one the sync created, is not created again: the
+seed uses that record instead.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 
 from django.conf import settings
 
+from crm_emulator import unique
 from crm_emulator.apps_registry import register_application
 from crm_emulator.browse import BROWSE_USER_DOMAIN
 from crm_emulator.models import Row
@@ -57,6 +60,18 @@ CITIES = [("Atlanta", "31772", "GA", "United States"), ("London", "WC1 3DG", "",
           ("Copenhagen", "1152", "", "Denmark"), ("Munich", "80331", "BY", "Germany")]
 
 
+def stored_id(logical_name: str, values: dict) -> str | None:
+    """The id of a stored record holding one of these unique values, if any."""
+    for rule in unique.rules_of(logical_name):
+        key = unique.key_of(rule, values)
+        if key is not None:
+            found = unique.load_keys(BY_NAME[logical_name], rule,
+                                     unique.probe_forms(values[rule.attributes[0]]))
+            if key in found:
+                return str(found[key])
+    return None
+
+
 def seed_id(*key) -> str:
     return str(uuid.uuid5(SEED_NAMESPACE, "/".join(str(k) for k in key)))
 
@@ -72,10 +87,16 @@ class Seeder:
         self.ops: list[WriteOp] = []
         self.counts: dict[str, int] = {}
 
-    def add(self, logical_name: str, rowid: str, body: dict):
+    def add(self, logical_name: str, rowid: str, body: dict, natural: dict | None = None) -> str:
+        """Adds a create; returns the id to refer to the record by: that of a stored record with
+        the same unique values (`natural`, e.g. {"isocurrencycode": "USD"}) when there is one."""
         entity = BY_NAME[logical_name]
+        existing = stored_id(logical_name, natural or body)
+        if existing is not None:
+            return existing
         self.ops.append(WriteOp("POST", entity, body={entity.primary_id: rowid, **body}))
         self.counts[entity.set_name] = self.counts.get(entity.set_name, 0) + 1
+        return rowid
 
     def write(self, user_id):
         existing = {(r.entity, str(r.rowid)) for r in Row.objects.filter(rowid__in=[
@@ -97,32 +118,29 @@ def seed_crm(rng_seed: int = 2026) -> dict[str, int]:
     s = Seeder()
     users = []
     for first, last, email, title, licensed, disabled in USERS:
-        rowid = seed_id("systemuser", email)
-        users.append(rowid)
-        s.add("systemuser", rowid, {
+        rowid = s.add("systemuser", seed_id("systemuser", email), {
             "firstname": first, "lastname": last, "domainname": email,
             "internalemailaddress": email, "title": title, "islicensed": licensed,
             "isdisabled": disabled, "accessmode": 0 if licensed else 3,
-            "address1_telephone1": f"+1 555 01{len(users):02d}"})
+            "address1_telephone1": f"+1 555 01{len(users) + 1:02d}"})
+        users.append(rowid)
     sellers = [u for u, row in zip(users, USERS, strict=True) if row[4] and not row[5]][1:]
     currencies = {}
     for code, name, symbol, rate in CURRENCIES:
-        currencies[code] = seed_id("transactioncurrency", code)
-        s.add("transactioncurrency", currencies[code], {
+        currencies[code] = s.add("transactioncurrency", seed_id("transactioncurrency", code), {
             "isocurrencycode": code, "currencyname": name, "currencysymbol": symbol,
             "exchangerate": rate, "currencyprecision": 2})
-    group = seed_id("uomschedule", "Default Unit")
-    s.add("uomschedule", group, {"name": "Default Unit", "baseuomname": "Primary Unit"})
+    group = s.add("uomschedule", seed_id("uomschedule", "Default Unit"),
+                  {"name": "Default Unit", "baseuomname": "Primary Unit"})
     units = {}
     for name in ("Primary Unit", "PCS", "BOX", "SET"):
-        units[name] = seed_id("uom", name)
-        s.add("uom", units[name], {
+        units[name] = s.add("uom", seed_id("uom", name), {
             "name": name, "uomscheduleid@odata.bind": ref("uomschedules", group),
             "quantity": 12.0 if name == "BOX" else 1.0, "isschedulebaseuom": name == "Primary Unit",
             **({"baseuom@odata.bind": ref("uoms", units["Primary Unit"])}
-               if name != "Primary Unit" else {})})
-    price_list = seed_id("pricelevel", "Standard")
-    s.add("pricelevel", price_list, {
+               if name != "Primary Unit" else {})},
+            natural={"name": name, "uomscheduleid": group})
+    price_list = s.add("pricelevel", seed_id("pricelevel", "Standard"), {
         "name": "Standard", "begindate": "2026-01-01",
         "transactioncurrencyid@odata.bind": ref("transactioncurrencies", currencies["USD"])})
     accounts = []
@@ -155,8 +173,7 @@ def seed_crm(rng_seed: int = 2026) -> dict[str, int]:
             "telephone1": f"+1 555 02{i:02d}", "address1_city": CITIES[i % len(CITIES)][0],
             **({"parentcustomerid_account@odata.bind": ref("accounts", parent)} if parent else {})})
     for number, name, price in PRODUCTS:
-        rowid = seed_id("product", number)
-        s.add("product", rowid, {
+        rowid = s.add("product", seed_id("product", number), {
             "productnumber": number, "name": name, "price": price,
             "standardcost": round(price * 0.62, 2), "currentcost": round(price * 0.62, 2),
             "quantityonhand": float(rng.randint(0, 300)), "producttypecode": 1,
@@ -168,7 +185,8 @@ def seed_crm(rng_seed: int = 2026) -> dict[str, int]:
             "pricelevelid@odata.bind": ref("pricelevels", price_list),
             "productid@odata.bind": ref("products", rowid),
             "uomid@odata.bind": ref("uoms", units["PCS"]), "amount": price,
-            "transactioncurrencyid@odata.bind": ref("transactioncurrencies", currencies["USD"])})
+            "transactioncurrencyid@odata.bind": ref("transactioncurrencies", currencies["USD"])},
+            natural={"productid": rowid, "pricelevelid": price_list, "uomid": units["PCS"]})
     s.write(users[0])  # "created by" the CRM administrator, not the integration user
     return {name: Row.objects.filter(entity=BY_NAME[e].logical_name).count()
             for name, e in (("users", "systemuser"), ("currencies", "transactioncurrency"),

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm_emulator import errors
+from crm_emulator import errors, unique
 from crm_emulator.models import Counter, Row
 from crm_emulator.routers import CRM_DB
 from crm_emulator.schema import BY_NAME, NONE, SYSTEM_ATTRIBUTES, Entity
@@ -57,6 +57,14 @@ def next_versions(count: int) -> int:
     raise RuntimeError("could not reserve row versions")
 
 
+def lock_writes():
+    """Takes the write lock of the organization (the row version counter's row) for the rest of
+    the transaction: units of work that check unique values run one after the other, so two of
+    them cannot both take the same value (SQLite: the database's write lock; PostgreSQL: a row
+    lock, and each later statement sees what the unit before committed)."""
+    next_versions(0)
+
+
 def etag_version(tag: str) -> str:
     match = re.search(r'"?(\d+)"?\s*$', tag.strip())
     return match.group(1) if match else tag.strip()
@@ -90,6 +98,7 @@ class UnitOfWork:
         self.touched: dict = {}  # rows to insert or update, in the order of their last change
         self.deleted: list[int] = []
         self.content_ids: dict[str, tuple[str, uuid.UUID]] = {}
+        self.unique = unique.Index()
 
     # --- the unit ---
     def run(self, ops: list[WriteOp], *, atomic: bool, continue_on_error: bool) -> list[WriteOp]:
@@ -101,7 +110,10 @@ class UnitOfWork:
             except errors.ApiError as error:
                 op.error = error
         with transaction.atomic(using=CRM_DB):
+            if any(unique.rules_of(op.entity.logical_name) for op in ops if op.error is None):
+                lock_writes()
             self.rows = load_rows(self.keys(ops))
+            self.unique = unique.Index.load(ops, self.rows)
             done = []
             for op in ops:
                 if op.error is None:
@@ -158,6 +170,7 @@ class UnitOfWork:
             if row is None:
                 raise errors.not_found(entity, rowid)
             self.check_if_match(op, row)
+            self.unique.record(entity, rowid, row.data, None)
             self.rows[key] = None
             self.touched.pop(key, None)
             if self.new.pop(key, None) is None:
@@ -184,7 +197,9 @@ class UnitOfWork:
             self.apply_bind(entity, data, bind)
         derive(entity, data, op.values)
         check_required(entity, data)
+        self.unique.check(entity, rowid, row.data if row is not None else None, data)
         # accepted: only now does the unit's state change
+        self.unique.record(entity, rowid, row.data if row is not None else None, data)
         if row is None:
             row = Row(entity=entity.logical_name, rowid=rowid, data=data, createdon=self.now,
                       createdby=self.user_id)

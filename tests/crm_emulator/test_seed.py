@@ -49,3 +49,28 @@ def test_seeded_records_are_not_made_by_the_integration_user():
     seed_crm()
     app = Application.objects.get(client_id=settings.CRM_CLIENT_ID)
     assert not Row.objects.filter(entity="account", createdby=app.userid).exists()
+
+
+def test_seed_keeps_unique_values_unique_next_to_records_made_before_it(app_user):
+    """The sync (or a person) may have created a currency, a product or the browse pages' user
+    before the seed runs: the seed uses those records and creates no duplicate."""
+    from crm_emulator.browse import browse_user_id
+    from crm_emulator.schema import BY_NAME
+    from crm_emulator.store import WriteOp, write_one
+
+    admin = browse_user_id()
+    usd = write_one(WriteOp("POST", BY_NAME["transactioncurrency"], body={
+        "isocurrencycode": "usd", "currencyname": "Dollar", "currencysymbol": "$",
+        "exchangerate": 1.0}), app_user).row.rowid
+    write_one(WriteOp("POST", BY_NAME["product"], body={
+        "productnumber": "1000", "name": "Bicycle (from the ERP)"}), app_user)
+    seed_crm()
+    assert sorted(c["isocurrencycode"].upper() for c in rows("transactioncurrency")) == [
+        "DKK", "EUR", "GBP", "USD"]
+    assert [p["name"] for p in rows("product") if p["productnumber"] == "1000"] == [
+        "Bicycle (from the ERP)"]
+    assert Row.objects.filter(entity="systemuser",
+                              data__domainname="crmadmin@cronus.example").count() == 1
+    assert {p["transactioncurrencyid"] for p in rows("pricelevel")} == {str(usd)}
+    assert Row.objects.get(entity="account", data__name="Adatum Corporation").createdby == admin
+    assert seed_crm()  # and again, still without a refusal
