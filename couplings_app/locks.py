@@ -1,39 +1,57 @@
-"""Claiming a mapping for one run (see MappingLock), and noticing runs whose worker died."""
+"""Claiming a mapping for one run (see MappingLock), and ending the jobs of runs whose worker died.
 
-from datetime import timedelta
+One rule frees a claim, whatever state its job was left in (queued, running, cancel asked):
+its holder showed no sign of life for STALE_AFTER (MappingLock.is_held). A worker killed
+between the claim and the job's start, right after handing the claim to the run's second
+direction, or in the middle of a page leaves a claim the next run takes over; that takeover
+ends every job the dead run had taken up, so none stays "Queued" or "In Process".
+"""
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from couplings_app.choices import JobStatus
+from couplings_app.choices import JobStatus, JobType
 from couplings_app.models import MappingLock, SyncJob
 
-# A running job writes a heartbeat after every page; silence this long means its worker died.
-STALE_AFTER = timedelta(minutes=10)
+STALE_AFTER = SyncJob.STALE_AFTER
+UNFINISHED = [JobStatus.QUEUED, JobStatus.RUNNING]
 
 
-def claim(mapping, job) -> bool:
-    """True for exactly one caller until release(); takes over a claim whose job went silent."""
+def claim(mapping, job, *others) -> bool:
+    """True for exactly one caller until release(); `others` are the run's later jobs (its
+    second direction). Takes over a claim whose holder went silent, and ends that run's jobs."""
     MappingLock.objects.get_or_create(mapping=mapping)
+    lock = MappingLock.objects.select_related("job").get(mapping=mapping)
     now = timezone.now()
-    free = (Q(job__isnull=True) | Q(job__status__in=JobStatus.finished())
-            | Q(job__heartbeat_at__lt=now - STALE_AFTER))
-    holders = list(MappingLock.objects.filter(mapping=mapping).filter(free)
-                   .values_list("job_id", flat=True))
-    if not holders:
+    if lock.is_held(now):
         return False
-    # Compare-and-swap: only the caller that still sees the same holder gets the row.
-    claimed = MappingLock.objects.filter(mapping=mapping, job_id=holders[0]).update(
-        job=job, claimed_at=now)
-    if claimed:
-        fail_dead_jobs(mapping, except_job=job)
+    with transaction.atomic():
+        # Compare-and-swap: only the caller that still sees the same claim gets the row.
+        claimed = MappingLock.objects.filter(
+            mapping=mapping, job_id=lock.job_id, claimed_at=lock.claimed_at,
+        ).update(job=job, claimed_at=now)
+        if claimed:
+            ours = [job, *others]
+            SyncJob.take_up(ours, now)
+            # The run that held the mapping before is over: a job it took up and did not end
+            # (and the holder itself, however it was left) never will.
+            SyncJob.fail_dead(_synchronizations(mapping)
+                              .filter(Q(heartbeat_at__isnull=False) | Q(pk=lock.job_id))
+                              .exclude(pk__in=[j.pk for j in ours]))
     return bool(claimed)
 
 
 def hand_over(mapping, job, to) -> bool:
-    """The claim passes from `job` to `to` (the next direction of the same run); False if
-    another run took it meanwhile."""
-    return bool(MappingLock.objects.filter(mapping=mapping, job=job).update(job=to))
+    """The claim passes from `job` to `to` (the next direction of the same run), with a fresh
+    sign of life; False if another run took it meanwhile."""
+    now = timezone.now()
+    with transaction.atomic():
+        handed = MappingLock.objects.filter(mapping=mapping, job=job).update(
+            job=to, claimed_at=now)
+        if handed:
+            SyncJob.objects.filter(pk=to.pk, status=JobStatus.QUEUED).update(heartbeat_at=now)
+    return bool(handed)
 
 
 def release(mapping, *jobs) -> None:
@@ -42,14 +60,27 @@ def release(mapping, *jobs) -> None:
 
 
 def fail_dead_jobs(mapping=None, except_job=None) -> int:
-    """Jobs left "In Process" by a dead worker are marked failed, not left running forever."""
-    dead = SyncJob.objects.filter(status=JobStatus.RUNNING,
-                                  heartbeat_at__lt=timezone.now() - STALE_AFTER)
+    """Ends the jobs left "Queued" or "In Process" by a dead worker, also of a mapping that
+    never runs again (on hold, disabled): a job taken up by a run, silent for STALE_AFTER, whose
+    mapping no live run holds (a live run's second direction waits, silent, for its first)."""
+    now = timezone.now()
+    locks = MappingLock.objects.select_related("job").filter(job__status__in=UNFINISHED)
+    if mapping is not None:
+        locks = locks.filter(mapping=mapping)
+    held, stale_holders = [], []
+    for lock in locks:
+        (held if lock.is_held(now) else stale_holders).append(lock)
+    dead = SyncJob.objects.filter(
+        Q(heartbeat_at__lt=now - STALE_AFTER) | Q(pk__in=[lock.job_id for lock in stale_holders]))
+    dead = dead.exclude(type=JobType.SYNCHRONIZATION,
+                        mapping_id__in=[lock.mapping_id for lock in held])
     if mapping is not None:
         dead = dead.filter(mapping=mapping)
     if except_job is not None:
         dead = dead.exclude(pk=except_job.pk)
-    return dead.update(status=JobStatus.FAILED, finished_at=timezone.now(),
-                       message="The worker running this job stopped (no sign of life for "
-                               f"{int(STALE_AFTER.total_seconds() // 60)} minutes). The work done "
-                               "is kept; the next run goes on from there.")
+    return SyncJob.fail_dead(dead)
+
+
+def _synchronizations(mapping):
+    return SyncJob.objects.filter(mapping=mapping, type=JobType.SYNCHRONIZATION,
+                                  status__in=UNFINISHED)

@@ -4,8 +4,11 @@ Coupling is BC's CRM Integration Record, SyncJob its Integration Synch. Job, Syn
 Integration Synch. Job Errors (see DESIGN.md's glossary).
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -118,6 +121,16 @@ class SyncJob(models.Model):
 
     COUNTERS = ("inserted", "modified", "deleted", "unchanged", "skipped", "failed", "coupled",
                 "uncoupled")
+    # A run writes its job's heartbeat after every page; silence this long means its worker died.
+    STALE_AFTER = timedelta(minutes=10)
+    _SILENCE = f"no sign of life for {int(STALE_AFTER.total_seconds() // 60)} minutes"
+    DEAD = (f"The worker running this job stopped ({_SILENCE}). The work done is kept; the next "
+            "run goes on from there.")
+    CANCELLED_DEAD = (f"Cancelled by a user; the worker running this job had stopped "
+                      f"({_SILENCE}). The work done is kept; the next run goes on from there.")
+    DEAD_UNSTARTED = (f"The worker running this job stopped before it started it ({_SILENCE}); "
+                      "the next run goes on from there.")
+    CANCELLED_UNSTARTED = "Cancelled by a user before it started."
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -140,6 +153,97 @@ class SyncJob(models.Model):
 
     def counters(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTERS}
+
+    # --- the job's life: plan → start → beat … → finish (or cancel, or fail_dead) -------------
+    # Every change of status is a conditional UPDATE from the states it may leave, so a run, a
+    # person's Cancel and the takeover of a dead run never undo one another.
+    @classmethod
+    def plan(cls, mapping, direction="", *, type=JobType.SYNCHRONIZATION, full=False,
+             trigger=JobTrigger.USER, user=None, mapping_name=None) -> "SyncJob":
+        """A job the log shows "Queued" until a run starts it."""
+        return cls.objects.create(mapping=mapping, type=type, direction=direction or "",
+                                  mapping_name=mapping_name or getattr(mapping, "name", ""),
+                                  full=full, trigger=trigger, triggered_by=user)
+
+    @classmethod
+    def take_up(cls, jobs, now=None) -> None:
+        """The run that claimed the mapping takes up its jobs: each one with no sign of life yet
+        gets its first, so a job of a run that dies before starting it is found dead later
+        (a job with none is still waiting for its task, which may come yet)."""
+        cls.objects.filter(pk__in=[job.pk for job in jobs], heartbeat_at__isnull=True,
+                           status=JobStatus.QUEUED).update(heartbeat_at=now or timezone.now())
+
+    def start(self, direction=None, now=None) -> bool:
+        """Queued → In Process, once. False (and the job ended) if a person cancelled it or
+        its run was given up as dead before it started."""
+        now = now or timezone.now()
+        fields = {"direction": direction} if direction else {}
+        started = SyncJob.objects.filter(
+            pk=self.pk, status=JobStatus.QUEUED, cancel_requested=False,
+        ).update(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, **fields)
+        if not started:
+            SyncJob.objects.filter(pk=self.pk, status=JobStatus.QUEUED).update(
+                status=JobStatus.CANCELLED, finished_at=now, message=self.CANCELLED_UNSTARTED)
+        self.refresh_from_db()
+        return bool(started)
+
+    def beat(self, processed=0, **counters) -> None:
+        """A sign of life (after every page), with the page's progress and counters."""
+        updates = {name: F(name) + n for name, n in counters.items() if n}
+        if processed:
+            updates["progress_done"] = F("progress_done") + processed
+        SyncJob.objects.filter(pk=self.pk).update(heartbeat_at=timezone.now(), **updates)
+
+    def finish(self, status=JobStatus.SUCCEEDED, message="", **counters) -> bool:
+        """The run's end; without a message, the counters' summary. False if the job had
+        already ended (failed as dead while its worker was silent, say): that stays."""
+        ended = SyncJob.objects.filter(
+            pk=self.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+        ).update(status=status, finished_at=timezone.now(), message=message, **counters)
+        self.refresh_from_db()
+        if ended and not message:
+            self.message = self.summary()
+            SyncJob.objects.filter(pk=self.pk).update(message=self.message)
+        return bool(ended)
+
+    def fail(self, message) -> bool:
+        return self.finish(JobStatus.FAILED, message)
+
+    def cancel(self) -> bool:
+        """A person's Cancel. A job nobody is running (still queued, or its worker silent for
+        STALE_AFTER) ends now; a running one is asked to stop after its current page. False if
+        it had already ended."""
+        now = timezone.now()
+        ended = SyncJob.objects.filter(pk=self.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, finished_at=now, cancel_requested=True,
+            message=self.CANCELLED_UNSTARTED)
+        ended = ended or SyncJob.objects.filter(
+            pk=self.pk, status=JobStatus.RUNNING, heartbeat_at__lt=now - self.STALE_AFTER,
+        ).update(status=JobStatus.CANCELLED, finished_at=now, cancel_requested=True,
+                 message=self.CANCELLED_DEAD)
+        asked = ended or SyncJob.objects.filter(pk=self.pk, status=JobStatus.RUNNING).update(
+            cancel_requested=True)
+        self.refresh_from_db()
+        return bool(asked)
+
+    @classmethod
+    def fail_dead(cls, jobs) -> int:
+        """Ends the jobs (a queryset) of runs whose worker died: failed, or cancelled if a
+        person had asked for it. Only jobs not yet ended change."""
+        jobs = jobs.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        now = timezone.now()
+        cancelled = jobs.filter(cancel_requested=True).update(
+            status=JobStatus.CANCELLED, finished_at=now, message=cls.CANCELLED_DEAD)
+        failed = jobs.filter(cancel_requested=False, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED, finished_at=now, message=cls.DEAD)
+        failed += jobs.filter(cancel_requested=False, status=JobStatus.QUEUED).update(
+            status=JobStatus.FAILED, finished_at=now, message=cls.DEAD_UNSTARTED)
+        return cancelled + failed
+
+    def summary(self) -> str:
+        parts = [f"{getattr(self, name)} {name}" for name in self.COUNTERS if getattr(self, name)]
+        return ", ".join(parts).capitalize() + "." if parts else "Nothing to synchronize."
+
 
 
 class SyncError(models.Model):
@@ -181,6 +285,21 @@ class MappingLock(models.Model):
 
     def __str__(self):
         return f"{self.mapping} ({'free' if self.job_id is None else f'job #{self.job_id}'})"
+
+    def last_sign_of_life(self):
+        """The holder's heartbeat; for a holder never started (the claim's window, or just
+        handed the claim by the run's first direction), when the claim was made."""
+        job = self.job
+        if job is None:
+            return None
+        return job.heartbeat_at or self.claimed_at or job.created_at
+
+    def is_held(self, now=None) -> bool:
+        """Held by a job not yet ended that showed a sign of life within STALE_AFTER; whatever
+        the state the holder was left in, silence frees the claim."""
+        if self.job_id is None or self.job.status in JobStatus.finished():
+            return False
+        return self.last_sign_of_life() >= (now or timezone.now()) - SyncJob.STALE_AFTER
 
 
 class JobQueueHold(models.Model):

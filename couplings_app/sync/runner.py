@@ -8,6 +8,7 @@ watermark to the run's start (never backwards; never past a CRM record not yet c
 """
 
 import logging
+import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -48,10 +49,16 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
             return synchronize(mapping, direction=direction, full=full,
                                only_coupled=only_coupled, trigger=trigger, user=user,
                                client=opened, page_size=page_size, jobs=jobs)
-    integration_user = Connection.get().integration_user_id or _who_am_i(client)
-    planned = [jobs[i] if jobs and i < len(jobs) else SyncJob.objects.create(
-        mapping=mapping, mapping_name=mapping.name, direction=run_direction, full=full,
-        trigger=trigger, triggered_by=user) for i, run_direction in enumerate(runs)]
+    planned = [jobs[i] if jobs and i < len(jobs) else SyncJob.plan(
+        mapping, run_direction, full=full, trigger=trigger, user=user)
+        for i, run_direction in enumerate(runs)]
+    integration_user = _who_am_i(client)
+    if integration_user is None:
+        # Without it the run would take its own earlier writes for a person's (conflicts,
+        # changes brought back): nothing is written.
+        for job in planned:
+            job.fail(WHO_AM_I_FAILED)
+        return planned
     with claimed(mapping, planned) as ok:
         if not ok:
             return planned
@@ -71,7 +78,7 @@ def synchronize(mapping: TableMapping, *, direction: str | None = None, full: bo
 @contextmanager
 def claimed(mapping, jobs):
     """Runs under the mapping's claim; jobs that cannot get it are reported, not run."""
-    if locks.claim(mapping, jobs[0]):
+    if locks.claim(mapping, *jobs):
         try:
             yield True
         finally:
@@ -86,19 +93,19 @@ def not_run(mapping, jobs):
     holder = getattr(MappingLock.objects.filter(mapping=mapping).first(), "job_id", None)
     message = (f"Not run: job #{holder} of {mapping.name} is still running. It was not started "
                "twice; the next run picks up the changes.")
-    SyncJob.objects.filter(pk__in=[j.pk for j in jobs]).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), message=message)
     for job in jobs:
-        job.refresh_from_db()
+        job.finish(JobStatus.CANCELLED, message)
     return jobs
 
 
 def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=(),
                         only_coupled=True, user=None, trigger=JobTrigger.USER) -> SyncJob:
     """BC's Synchronize Now: these records only, in one direction, whatever their stamps."""
-    job = SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name,
-                                 direction=direction, trigger=trigger, triggered_by=user)
-    integration_user = Connection.get().integration_user_id or _who_am_i(client)
+    job = SyncJob.plan(mapping, direction, trigger=trigger, user=user)
+    integration_user = _who_am_i(client)
+    if integration_user is None:
+        job.fail(WHO_AM_I_FAILED)
+        return job
 
     def pages(run):
         if direction == Direction.TO_CRM:
@@ -123,11 +130,31 @@ def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=
                        pages=pages, move=False)
 
 
-def _who_am_i(client):
+WHO_AM_I_FAILED = (
+    "Could not find out which CRM user the synchronization runs as (WhoAmI did not answer with "
+    "a user id), so nothing was synchronized: without it the run would take its own earlier "
+    "writes for a person's changes. Check the connection (Test Connection) and run again.")
+
+
+def _who_am_i(client) -> str | None:
+    """The CRM user the synchronization writes as: the Connection's, else WhoAmI's answer
+    (then kept on the Connection, so later runs and `manage.py sync` need no Test Connection).
+    None when it cannot be found out: an error, or an answer that is no user id."""
+    connection = Connection.get()
+    if connection.integration_user_id:
+        return str(connection.integration_user_id)
     try:
-        return client.who_am_i()
-    except DataverseError:
+        answer = client.who_am_i()
+    except (DataverseError, OSError):
+        logger.warning("WhoAmI failed; the synchronization does not run")
         return None
+    try:
+        user_id = uuid.UUID(str(answer))
+    except ValueError:
+        logger.warning("WhoAmI answered no user id; the synchronization does not run")
+        return None
+    Connection.objects.filter(pk=connection.pk).update(integration_user_id=user_id)
+    return str(user_id)
 
 
 def run_one(mapping, job, direction, *, client, full, only_coupled, integration_user,
@@ -137,9 +164,8 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
     started = timezone.now()
     # The watermarks as they are now: the caller's copy of the mapping may predate a run.
     mapping.refresh_from_db(fields=["local_synced_until", "remote_synced_until"])
-    SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=started,
-                                             heartbeat_at=started, direction=direction)
-    job.refresh_from_db()
+    if not job.start(direction, now=started):
+        return job  # a person cancelled it, or its run was given up as dead: it stays ended
     status, message = JobStatus.SUCCEEDED, ""
     run = None
     try:
@@ -181,13 +207,7 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
     # their errors must be in the log.
     if run is not None and (run.counts or run.failures):
         run.flush(0)
-    SyncJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(),
-                                             message=message)
-    job.refresh_from_db()
-    if not message:
-        summary = _summary(job)
-        SyncJob.objects.filter(pk=job.pk).update(message=summary)
-        job.message = summary
+    job.finish(status, message)
     return job
 
 
@@ -229,8 +249,7 @@ def finish_page(run, engine, page, started):
 
 
 def _summary(job) -> str:
-    parts = [f"{getattr(job, name)} {name}" for name in SyncJob.COUNTERS if getattr(job, name)]
-    return ", ".join(parts).capitalize() + "." if parts else "Nothing to synchronize."
+    return job.summary()
 
 
 def move_watermark(mapping, direction, started, hold_before=None):
