@@ -18,7 +18,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from crm_emulator import api, auth, batch, errors, faults, throttle
+from crm_emulator import api, auth, batch, errors, faults, logs, throttle
 
 FAULT_ERRORS = {
     500: ("0x80040216", "An unexpected error occurred."),
@@ -44,12 +44,13 @@ def http_response(answer: api.ApiResponse) -> HttpResponse:
 
 
 def unauthorized(request) -> HttpResponse:
+    """The bearer challenge: expected in the token handshake, so not logged as a problem."""
     response = HttpResponse(status=401)
     del response["Content-Type"]
     authorize = request.build_absolute_uri(f"/crm/{settings.CRM_TENANT_ID}/oauth2/authorize")
     response["WWW-Authenticate"] = (
         f"Bearer authorization_uri={authorize}, resource_id={service_root(request)}")
-    return response
+    return logs.expected_challenge(request, response)
 
 
 def fault_response(status: int) -> HttpResponse:
