@@ -7,24 +7,45 @@ Status, as BC shows it:
 - On Hold with Inactivity Timeout: its runs found nothing for the mapping's Inactivity Timeout
   Period (JobQueueHold "inactivity"; the next run is pushed far ahead, and the first change of a
   record brings it forward again — see tasks.bring_forward);
-- In Process: a job of its mapping is running; Error: the last job failed; else Ready.
+- In Process: a job of its mapping is running; Error: the last job failed, or the entry's table
+  mapping no longer exists; else Ready.
+
+An entry follows its mapping by the mapping's pk (couplings_app.tasks.mapping_schedules), never by
+name. What a person reads is BC's caption ("CUSTOMER - Dynamics 365 Sales synchronization job"),
+never the schedule's internal name. The page's views are at the end of this module.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import wraps
 
-from django.db.models import Max
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, Q
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
 from django_q.models import Schedule
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType
 from couplings_app.models import JobQueueHold, MappingLock, SyncJob
-from couplings_app.tasks import SCHEDULE_PREFIX, STATISTICS_SCHEDULE
-from mappings_app.models import TableMapping
+from couplings_app.tasks import (
+    SCHEDULE_FUNC,
+    SCHEDULE_HOOK,
+    SCHEDULE_PREFIX,
+    STATISTICS_SCHEDULE,
+    mapping_pk_of,
+    mapping_schedules,
+)
+from mappings_app.models import MAX_SCHEDULE_MINUTES, TableMapping
 
-HOOK = "couplings_app.jobqueue.after_scheduled_run"
+HOOK = SCHEDULE_HOOK
 FAR_AHEAD = timedelta(days=3650)
 STATISTICS_NAME = "CUSTOMER STATISTICS"  # the mapping_name of statistics jobs
+PRODUCT = "Dynamics 365 Sales"
 
 
 class Status:
@@ -35,6 +56,26 @@ class Status:
     ERROR = "Error"
     COLORS = {READY: "success", ON_HOLD: "secondary", INACTIVE: "info", IN_PROCESS: "primary",
               ERROR: "danger"}
+
+
+class MappingGone(Exception):
+    """The entry's table mapping no longer exists: there is nothing to run."""
+
+
+def is_statistics(schedule) -> bool:
+    return schedule.name == STATISTICS_SCHEDULE
+
+
+def caption(schedule, mapping=None) -> str:
+    """BC's Description of a job queue entry, e.g. "CUSTOMER - Dynamics 365 Sales
+    synchronization job"; the internal name ("sync:CUSTOMER") is never shown."""
+    if is_statistics(schedule):
+        return f"Customer Statistics - {PRODUCT} synchronization"
+    if mapping is None:
+        pk = mapping_pk_of(schedule)
+        mapping = TableMapping.objects.filter(pk=pk).first() if pk else None
+    name = mapping.name if mapping else (schedule.name or "").removeprefix(SCHEDULE_PREFIX)
+    return f"{name or f'Entry {schedule.pk}'} - {PRODUCT} synchronization job"
 
 
 @dataclass
@@ -51,8 +92,12 @@ class Entry:
 
     @property
     def caption(self) -> str:
-        what = self.mapping.name if self.mapping else self.schedule.name
-        return f"{what} - Dynamics 365 Sales synchronization job"
+        return caption(self.schedule, self.mapping)
+
+    @property
+    def orphaned(self) -> bool:
+        """A mapping's entry whose mapping no longer exists (never run)."""
+        return self.mapping is None and not is_statistics(self.schedule)
 
     @property
     def status_color(self) -> str:
@@ -60,7 +105,7 @@ class Entry:
 
     @property
     def next_run(self) -> datetime | None:
-        if self.status in (Status.ON_HOLD, Status.INACTIVE):
+        if self.status in (Status.ON_HOLD, Status.INACTIVE) or self.orphaned:
             return None
         return self.schedule.next_run
 
@@ -69,34 +114,39 @@ class Entry:
         return self.hold is not None
 
 
-def _mapping_name(schedule_name: str) -> str | None:
-    if schedule_name.startswith(SCHEDULE_PREFIX):
-        return schedule_name[len(SCHEDULE_PREFIX):]
-    return None
+def _schedules():
+    return (Schedule.objects.filter(func=SCHEDULE_FUNC)
+            | Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX)
+            | Schedule.objects.filter(name=STATISTICS_SCHEDULE))
 
 
 def entries() -> list[Entry]:
     """Every job queue entry, in a constant number of queries (however long the job log)."""
-    schedules = list(Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX)
-                     | Schedule.objects.filter(name=STATISTICS_SCHEDULE))
-    mappings = {m.name: m for m in TableMapping.objects.all()}
+    schedules = list(_schedules())
+    mappings = {m.pk: m for m in TableMapping.objects.all()}
     holds = {h.schedule_name: h for h in JobQueueHold.objects.all()}
     running = set(MappingLock.objects.filter(job__status=JobStatus.RUNNING)
                   .values_list("mapping_id", flat=True))
-    # The newest job of each mapping (and of statistics): one grouped query, one fetch.
-    last_ids = SyncJob.objects.values("mapping_name").annotate(last=Max("pk")) \
-        .filter(mapping_name__in=[*mappings, STATISTICS_NAME]).values_list("last", flat=True)
-    last = {j.mapping_name: j for j in SyncJob.objects.filter(pk__in=list(last_ids))}
+    # The newest job of each mapping (by its pk: a renamed mapping keeps its history) and of
+    # statistics: grouped subqueries, one fetch.
+    per_mapping = SyncJob.objects.exclude(type=JobType.STATISTICS).filter(mapping__isnull=False) \
+        .values("mapping").annotate(last=Max("pk")).values("last")
+    statistics = SyncJob.objects.filter(type=JobType.STATISTICS).order_by("-pk").values("pk")[:1]
+    last = {}
+    for job in SyncJob.objects.filter(Q(pk__in=per_mapping) | Q(pk__in=statistics)):
+        last[STATISTICS_NAME if job.type == JobType.STATISTICS else job.mapping_id] = job
     result = []
     for schedule in schedules:
-        name = _mapping_name(schedule.name)
-        mapping = mappings.get(name) if name else None
-        job = last.get(name if name else STATISTICS_NAME)
+        pk = mapping_pk_of(schedule)
+        mapping = mappings.get(pk) if pk else None
+        job = last.get(STATISTICS_NAME) if is_statistics(schedule) else last.get(pk)
         hold = holds.get(schedule.name)
         if hold and hold.reason == JobQueueHold.MANUAL:
             status = Status.ON_HOLD
         elif hold and schedule.next_run and schedule.next_run > timezone.now() + timedelta(days=1):
             status = Status.INACTIVE
+        elif mapping is None and not is_statistics(schedule):
+            status = Status.ERROR
         elif (mapping and mapping.pk in running) or (job and job.status == JobStatus.RUNNING):
             status = Status.IN_PROCESS
         elif job and job.status == JobStatus.FAILED:
@@ -104,7 +154,8 @@ def entries() -> list[Entry]:
         else:
             status = Status.READY
         result.append(Entry(schedule, mapping, status, job, hold))
-    result.sort(key=lambda e: (e.mapping is None, e.mapping.priority if e.mapping else 0, e.name))
+    result.sort(key=lambda e: (e.mapping is None, e.mapping.priority if e.mapping else 0,
+                               e.caption))
     return result
 
 
@@ -126,24 +177,34 @@ def release(schedule: Schedule) -> None:
         repeats=-1, next_run=timezone.now() + timedelta(seconds=30))
 
 
+def mapping_of(schedule: Schedule) -> TableMapping | None:
+    pk = mapping_pk_of(schedule)
+    return TableMapping.objects.filter(pk=pk).first() if pk else None
+
+
 def run_now(schedule: Schedule, *, user=None) -> list[SyncJob]:
-    """Run Now: the entry's job, queued at once (its schedule stays as it is)."""
+    """Run Now: the entry's job, queued at once (its schedule stays as it is). Raises
+    MappingGone for an entry whose table mapping no longer exists."""
     from couplings_app import tasks
 
-    name = _mapping_name(schedule.name)
-    if name is None:
+    if is_statistics(schedule):
         return [tasks.enqueue_statistics(trigger=JobTrigger.USER, user=user)]
-    mapping = TableMapping.objects.get(name=name)
+    mapping = mapping_of(schedule)
+    if mapping is None:
+        raise MappingGone(caption(schedule))
     return tasks.enqueue_mapping(mapping, trigger=JobTrigger.USER, user=user)
 
 
-def follow_mapping(mapping) -> None:
-    """After tasks.ensure_schedule: the hook that notices inactivity, and a manual hold kept
-    (ensure_schedule resets `repeats` when the mapping is saved)."""
-    name = f"{SCHEDULE_PREFIX}{mapping.name}"
-    Schedule.objects.filter(name=name).exclude(hook=HOOK).update(hook=HOOK)
-    if JobQueueHold.objects.filter(schedule_name=name, reason=JobQueueHold.MANUAL).exists():
-        Schedule.objects.filter(name=name).update(repeats=0)
+def set_minutes(schedule: Schedule, minutes: int) -> None:
+    """No. of Minutes between Runs. A mapping's entry takes it from its mapping, so the mapping
+    changes (and its entry follows); the Customer Statistics entry has no mapping."""
+    if is_statistics(schedule):
+        Schedule.objects.filter(pk=schedule.pk).update(minutes=minutes)
+        return
+    mapping = mapping_of(schedule)
+    if mapping is None:
+        raise MappingGone(caption(schedule))
+    mapping.set_schedule_minutes(minutes)
 
 
 def _did_something(job) -> bool:
@@ -160,12 +221,12 @@ def after_scheduled_run(task) -> None:
     mapping = next((j.mapping for j in jobs if j.mapping), None)
     if mapping is None:
         return
-    name = f"{SCHEDULE_PREFIX}{mapping.name}"
-    schedule = Schedule.objects.filter(name=name).first()
+    schedule = mapping_schedules(mapping.pk).first()
     if schedule is None:
         return
     if any(_did_something(j) for j in jobs):
-        JobQueueHold.objects.filter(schedule_name=name, reason=JobQueueHold.INACTIVITY).delete()
+        JobQueueHold.objects.filter(schedule_name=schedule.name,
+                                    reason=JobQueueHold.INACTIVITY).delete()
         return
     if not mapping.inactivity_timeout_minutes:
         return
@@ -176,3 +237,92 @@ def after_scheduled_run(task) -> None:
     older = SyncJob.objects.filter(mapping=mapping, created_at__lt=since).exists()
     if not busy and older:
         hold(schedule, reason=JobQueueHold.INACTIVITY)
+
+
+# --- the Job Queue Entries page -------------------------------------------------------------------
+# Mounted by couplings_app.urls as couplings:jobqueue_list and couplings:jobqueue_action.
+MANAGE = "couplings_app.manage_jobqueue"
+# Changing how often a mapping runs changes the mapping: an administrator's right.
+CHANGE_MINUTES = (MANAGE, "mappings_app.change_tablemapping")
+
+
+class MinutesForm(forms.Form):
+    minutes = forms.IntegerField(label="No. of Minutes between Runs", min_value=1,
+                                 max_value=MAX_SCHEDULE_MINUTES)
+
+
+def _permission(*perms):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.has_perms(perms):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _back(request):
+    for target in (request.POST.get("next"), request.headers.get("referer")):
+        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+            return HttpResponseRedirect(target)
+    return redirect("couplings:jobqueue_list")
+
+
+def _queued(jobs) -> str:
+    return f"job{'s' if len(jobs) != 1 else ''} {', '.join(f'#{j.pk}' for j in jobs)}"
+
+
+@require_GET
+@_permission("couplings_app.view_syncjob")
+def jobqueue_list(request):
+    return render(request, "couplings_app/jobqueue_list.html", {
+        "entries": entries(), "can_manage": request.user.has_perm(MANAGE),
+        "can_change_minutes": request.user.has_perms(CHANGE_MINUTES),
+        "max_minutes": MAX_SCHEDULE_MINUTES,
+    })
+
+
+@require_POST
+@_permission(MANAGE)
+def jobqueue_action(request, pk, action):
+    schedule = get_object_or_404(Schedule, pk=pk)
+    what = caption(schedule)
+    if action == "hold":
+        hold(schedule, user=request.user)
+        messages.success(request, f"{what} is on hold: it does not run until set to Ready.")
+    elif action == "ready":
+        release(schedule)
+        messages.success(request, f"{what} is ready: it runs within a minute, then every "
+                                  f"{schedule.minutes or '—'} minutes.")
+    elif action == "run":
+        try:
+            jobs = run_now(schedule, user=request.user)
+        except MappingGone:
+            messages.error(request, f"Not run: {what} has no table mapping any more (it was "
+                                    "deleted). Nothing runs from this entry; create the mapping "
+                                    "again, or use Default Synchronization Setup.")
+        else:
+            messages.success(request, f"Queued {what} ({_queued(jobs)}).")
+    elif action == "minutes":
+        if not request.user.has_perms(CHANGE_MINUTES):
+            raise PermissionDenied
+        form = MinutesForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"{what} was not changed: No. of Minutes between Runs must "
+                                    f"be a whole number from 1 to {MAX_SCHEDULE_MINUTES}.")
+        else:
+            minutes = form.cleaned_data["minutes"]
+            try:
+                set_minutes(schedule, minutes)
+            except MappingGone:
+                messages.error(request, f"{what} was not changed: its table mapping no longer "
+                                        "exists.")
+            else:
+                messages.success(request, f"{what} now runs every {minutes} "
+                                          f"minute{'s' if minutes != 1 else ''}.")
+    else:
+        raise Http404
+    return _back(request)

@@ -1,6 +1,7 @@
 """Reactions to changes made outside the engine (the engine writes in bulk: no signals).
 
-- A table mapping saved: its job queue entry follows (created, re-timed, removed).
+- A table mapping saved, bulk-updated or deleted: its job queue entry follows (created, renamed,
+  re-timed, removed), found by the mapping's pk (couplings_app.tasks.ensure_schedule).
 - An ERP record of a mapped table saved: its mapping's next run is brought forward.
 - An ERP record deleted: it loses its couplings; the CRM record is deleted too only when the
   mapping asks for it (Delete Coupled CRM Record).
@@ -11,29 +12,35 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from couplings_app.models import Coupling
-from mappings_app.models import TableMapping
+from mappings_app.models import SCHEDULE_FIELDS, TableMapping, mappings_updated
+
+
+def _follow(mapping):
+    from couplings_app.tasks import ensure_schedule, ensure_statistics_schedule
+
+    ensure_schedule(mapping)
+    if mapping.local_model == "erp_app.customer" and mapping.remote_entity == "account":
+        ensure_statistics_schedule()
 
 
 @receiver(post_save, sender=TableMapping)
-def mapping_saved(sender, instance, raw=False, **kwargs):
-    if raw:
-        return
-    from couplings_app.jobqueue import follow_mapping
-    from couplings_app.tasks import ensure_schedule, ensure_statistics_schedule
+def mapping_saved(sender, instance, raw=False, update_fields=None, **kwargs):
+    if raw or (update_fields is not None and not SCHEDULE_FIELDS & set(update_fields)):
+        return  # e.g. the watermarks: nothing the job queue entry shows
+    _follow(instance)
 
-    ensure_schedule(instance)
-    if instance.local_model == "erp_app.customer" and instance.remote_entity == "account":
-        ensure_statistics_schedule()
-    follow_mapping(instance)
+
+@receiver(mappings_updated, sender=TableMapping)
+def mappings_bulk_updated(sender, pks, **kwargs):
+    for mapping in TableMapping.objects.filter(pk__in=pks):
+        _follow(mapping)
 
 
 @receiver(post_delete, sender=TableMapping)
 def mapping_deleted(sender, instance, **kwargs):
-    from django_q.models import Schedule
+    from couplings_app.tasks import remove_schedule
 
-    from couplings_app.tasks import SCHEDULE_PREFIX
-
-    Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{instance.name}").delete()
+    remove_schedule(instance.pk)
 
 
 def _mappings_of(instance):

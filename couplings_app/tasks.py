@@ -5,6 +5,7 @@ once (so the job log shows them "Queued") and enqueues a task after the transact
 task calls the one engine function. Nothing syncs inside a web request.
 """
 
+import ast
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -15,11 +16,13 @@ from django_q.tasks import async_task
 
 from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, JobType
-from couplings_app.models import SyncJob
+from couplings_app.models import JobQueueHold, SyncJob
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 
-SCHEDULE_PREFIX = "sync:"
+SCHEDULE_PREFIX = "sync:"  # a mapping's entry is named "sync:<mapping name>": a label only
+SCHEDULE_FUNC = "couplings_app.tasks.scheduled_sync"
+SCHEDULE_HOOK = "couplings_app.jobqueue.after_scheduled_run"
 STATISTICS_SCHEDULE = "Customer Statistics"
 EVENT_DELAY = timedelta(seconds=30)
 EVENT_MIN_GAP = timedelta(minutes=1)
@@ -61,7 +64,7 @@ def scheduled_sync(mapping_id, trigger=JobTrigger.SCHEDULE):
     if mapping is None:
         return []
     if trigger != JobTrigger.SCHEDULE:
-        Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{mapping.name}").update(kwargs="")
+        mapping_schedules(mapping.pk).update(kwargs="")
     jobs = _queued_jobs(mapping, None, False, trigger, None)
     return run_mapping_task(mapping.pk, [j.pk for j in jobs], trigger=trigger)
 
@@ -114,19 +117,74 @@ def enqueue_statistics(*, trigger=JobTrigger.USER, user=None) -> SyncJob:
 
 
 # --- job queue entries ------------------------------------------------------------------------
+# A mapping's entry follows it by key — the mapping's pk, the one argument the schedule runs
+# scheduled_sync with — never by name: a renamed mapping keeps its entry (and its hold), and two
+# entries never run one mapping. Every change of a mapping (save, QuerySet.update of the fields
+# below, delete) reaches ensure_schedule / remove_schedule through couplings_app.signals.
+def schedule_key(mapping_pk) -> str:
+    return repr((int(mapping_pk),))
+
+
+def schedule_name(mapping) -> str:
+    return f"{SCHEDULE_PREFIX}{mapping.name}"
+
+
+def mapping_schedules(mapping_pk):
+    """The job queue entries of the mapping with this pk (one, or none while it is disabled)."""
+    return Schedule.objects.filter(func=SCHEDULE_FUNC, args=schedule_key(mapping_pk))
+
+
+def mapping_pk_of(schedule) -> int | None:
+    """The pk of the mapping a schedule runs, or None (not a mapping's entry, unreadable)."""
+    if schedule.func != SCHEDULE_FUNC or not schedule.args:
+        return None
+    try:
+        args = ast.literal_eval(schedule.args)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], int):
+        return args[0]
+    return None
+
+
+def remove_schedule(mapping_pk) -> None:
+    """A mapping disabled or deleted: its entry goes, and a hold of it."""
+    found = mapping_schedules(mapping_pk)
+    names = list(found.values_list("name", flat=True))
+    found.delete()
+    JobQueueHold.objects.filter(schedule_name__in=names).delete()
+
+
 def ensure_schedule(mapping) -> None:
-    """The mapping's job queue entry: every `schedule_minutes` while enabled; idempotent."""
-    name = f"{SCHEDULE_PREFIX}{mapping.name}"
+    """The mapping's job queue entry: every `schedule_minutes` while enabled, named after it, with
+    the hook that notices inactivity; a manual hold kept. Idempotent."""
     if not mapping.is_enabled:
-        Schedule.objects.filter(name=name).delete()
+        remove_schedule(mapping.pk)
         return
-    existing = Schedule.objects.filter(name=name).first()
-    wanted = {"func": "couplings_app.tasks.scheduled_sync", "args": repr((mapping.pk,)),
-              "schedule_type": Schedule.MINUTES, "minutes": mapping.schedule_minutes,
-              "repeats": -1}
+    name = schedule_name(mapping)
+    found = list(mapping_schedules(mapping.pk).order_by("pk"))
+    existing = next((s for s in found if s.name == name), found[0] if found else None)
+    extra = [s for s in found if s is not existing]
+    if extra:  # entries of one mapping made before they were keyed: they would collide
+        Schedule.objects.filter(pk__in=[s.pk for s in extra]).delete()
+        JobQueueHold.objects.filter(schedule_name__in=[s.name for s in extra]) \
+            .exclude(schedule_name=getattr(existing, "name", None)).delete()
+    if existing is not None and existing.name != name:  # renamed: the hold goes along
+        JobQueueHold.objects.filter(schedule_name=name).delete()
+        JobQueueHold.objects.filter(schedule_name=existing.name).update(schedule_name=name)
+    hold = JobQueueHold.objects.filter(schedule_name=name).first()
+    minutes = max(1, mapping.schedule_minutes or 1)
+    wanted = {"name": name, "func": SCHEDULE_FUNC, "args": schedule_key(mapping.pk),
+              "schedule_type": Schedule.MINUTES, "minutes": minutes,
+              "repeats": 0 if hold and hold.reason == JobQueueHold.MANUAL else -1,
+              "hook": SCHEDULE_HOOK}
     if existing is None:
-        Schedule.objects.create(name=name, **wanted)
-    elif any(getattr(existing, k) != v for k, v in wanted.items()):
+        Schedule.objects.create(**wanted)
+        return
+    if existing.minutes != minutes and hold is None and existing.next_run:
+        # A shorter interval takes effect now, not after the run the longer one planned.
+        wanted["next_run"] = min(existing.next_run, timezone.now() + timedelta(minutes=minutes))
+    if any(getattr(existing, k) != v for k, v in wanted.items()):
         Schedule.objects.filter(pk=existing.pk).update(**wanted)
 
 
@@ -142,7 +200,7 @@ def ensure_schedules() -> int:
     for mapping in TableMapping.objects.all():
         ensure_schedule(mapping)
     ensure_statistics_schedule()
-    return Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX).count() + 1
+    return Schedule.objects.filter(func=SCHEDULE_FUNC).count() + 1
 
 
 def bring_forward(mapping) -> bool:
@@ -152,8 +210,7 @@ def bring_forward(mapping) -> bool:
     now = timezone.now()
     # Conditional UPDATE: only a next run more than a minute away moves (to ~30 s from now), so
     # a burst of changes brings it forward once, and it runs at most about once a minute.
-    moved = Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{mapping.name}",
-                                    next_run__gt=now + EVENT_MIN_GAP) \
+    moved = mapping_schedules(mapping.pk).filter(next_run__gt=now + EVENT_MIN_GAP) \
         .update(next_run=now + EVENT_DELAY,
                 kwargs=repr({"trigger": JobTrigger.RECORD_CHANGE.value}))
     return bool(moved)

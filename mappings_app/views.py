@@ -407,7 +407,7 @@ def tablemapping_reset(request, pk):
 @permission("change_tablemapping")
 def tablemapping_reset_watermarks(request, pk):
     mapping = get_object_or_404(TableMapping, pk=pk)
-    TableMapping.objects.filter(pk=pk).update(local_synced_until=None, remote_synced_until=None)
+    mapping.reset_watermarks()
     messages.success(
         request,
         f"Cleared the watermarks of {mapping.name}: the next run considers every record.",
@@ -436,11 +436,15 @@ def tablemapping_bulk_reset(request):
 
 
 def _bulk_enable(request, enabled: bool):
+    """Enable / Disable, one mapping at a time (TableMapping.set_enabled): each one's job queue
+    entry is created or removed with it."""
     selected = _selected(request)
-    count = selected.update(is_enabled=enabled)
+    count = selected.set_enabled(enabled)
+    state = "Enabled" if enabled else "Disabled"
     if count:
-        state = "Enabled" if enabled else "Disabled"
         messages.success(request, f"{state} {count} table mapping{'s' if count != 1 else ''}.")
+    elif selected.exists():
+        messages.info(request, f"The selected table mappings were already {state.lower()}.")
     return redirect("mappings:tablemapping_list")
 
 
