@@ -9,11 +9,16 @@ points to (a BackgroundServer of the test). POINT is where the process dies:
 - `none`: never by itself; the test kills it (while a `$batch` is in flight in the CRM);
 - `after_batch`: the second `$batch` has returned, its couplings are not saved yet;
 - `local_writes`: the first chunk of ERP records is written, its couplings are not;
-- `before_watermark`: every page is done, the watermark has not moved.
+- `before_watermark`: every page is done, the watermark has not moved;
+- `claim`: the mapping is claimed, its job not yet marked running;
+- `hand_over`: the first direction is done and has handed the claim to the second, which has
+  not started.
 
 The process runs the engine's one entry point (`synchronize`, as `manage.py sync --full` and
-the django-q2 task do). Exit status 3 means it finished without dying: the point was never
-reached, and the test says so.
+the django-q2 task do); DIRECTION `scheduled` runs instead what a job queue entry runs
+(`couplings_app.tasks.scheduled_sync`: modified records, both directions), pages of PAGE_SIZE.
+Exit status 3 means it finished without dying: the point was never reached, and the test says
+so.
 """
 
 import os
@@ -44,13 +49,29 @@ def after_calls(function, calls):
     return wrapper
 
 
+def after_success(function):
+    """`function` that kills the process right after it first returns a true value."""
+    def wrapper(*args, **kwargs):
+        result = function(*args, **kwargs)
+        if result:
+            die()
+        return result
+
+    return wrapper
+
+
 def arm(point):
+    from couplings_app import locks
     from couplings_app.sync import from_crm, runner
     from dataverse import DataverseClient
 
     if point == "none":
         return
-    if point == "after_batch":
+    if point == "claim":
+        locks.claim = after_success(locks.claim)
+    elif point == "hand_over":
+        locks.hand_over = after_success(locks.hand_over)
+    elif point == "after_batch":
         DataverseClient.batch = after_calls(DataverseClient.batch, 2)
     elif point == "local_writes":
         real = from_crm._bulk_or_one_by_one
@@ -82,6 +103,15 @@ def main(point, mapping_name, direction, page_size):
     arm(point)
     mapping = TableMapping.objects.get(name=mapping_name)
     print("started", flush=True)
+    if direction == "scheduled":
+        from functools import partial
+
+        from couplings_app import tasks
+        from couplings_app.sync import runner
+
+        runner.synchronize = partial(runner.synchronize, page_size=int(page_size))
+        tasks.scheduled_sync(mapping.pk)
+        return NOT_REACHED
     with crm_client() as client:
         synchronize(mapping, direction=direction or None, full=True, only_coupled=False,
                     client=client, page_size=int(page_size), trigger=JobTrigger.COMMAND)

@@ -1,6 +1,9 @@
 """A worker killed with SIGKILL in the middle of a full synchronization loses nothing and
 duplicates nothing: its job is marked failed once its heartbeat goes stale, the mapping runs
-again, and that run finishes the work.
+again, and that run finishes the work. Killed anywhere in a scheduled run — right after it
+claimed the mapping, right after it handed the claim to its second direction, in the middle of
+a page — the next scheduled run waits while the claim is fresh, then takes it over, ends every
+job of the dead run, and finishes the work: no person edits the database.
 
 The synchronization runs in a process of its own (crash_worker.py) against the test database;
 the CRM is served by this process over HTTP, so it lives on after the worker dies.
@@ -17,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from couplings_app import locks
+from couplings_app import locks, tasks
 from couplings_app.choices import JobStatus
 from couplings_app.models import Coupling, MappingLock, SyncJob
 from couplings_app.sync.compare import same
@@ -29,6 +32,7 @@ from mappings_app.choices import Direction
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 from tests.couplings_app.test_cluster import database_url
+from tests.reliability.clock import time_passes
 from tests.reliability.compare import differences, duplicates
 from tests.reliability.conftest import background_crm
 
@@ -239,3 +243,42 @@ def test_a_dead_workers_job_is_failed_even_if_its_mapping_never_runs_again(crm, 
     tasks.scheduled_sync(demo["CURRENCY"].pk)
     dead.refresh_from_db()
     assert dead.status == JobStatus.FAILED and "stopped" in dead.message
+
+
+UNFINISHED = [JobStatus.QUEUED, JobStatus.RUNNING]
+
+
+@pytest.mark.parametrize("point", [
+    "claim",  # the mapping is claimed; its jobs are still "Queued"
+    "hand_over",  # ERP → CRM done; the claim is the CRM → ERP job's, not started
+    "after_batch",  # mid-run: a page is in the CRM, its couplings are not saved
+])
+def test_killed_in_a_scheduled_run_then_the_next_scheduled_run_finishes_the_work(
+        crm, demo, point):
+    mapping = demo["CUSTOMER"]
+    # "Keep creating new records" (the full synchronization's question): scheduled runs create
+    # the customers of either side that have no counterpart yet.
+    TableMapping.objects.filter(pk=mapping.pk).update(sync_only_coupled=False)
+    total = expected_total(crm)
+    wait_killed(start_worker(point, "scheduled"))
+    left = list(SyncJob.objects.filter(mapping=mapping, status__in=UNFINISHED).order_by("pk"))
+    assert len(left) == (1 if point == "hand_over" else 2), [(j.pk, j.status) for j in left]
+    assert MappingLock.objects.get(mapping=mapping).job_id in [j.pk for j in left]
+
+    # While the claim is fresh, the dead run cannot be told from a live one: not run twice.
+    blocked = SyncJob.objects.filter(pk__in=tasks.scheduled_sync(mapping.pk))
+    assert {j.status for j in blocked} == {JobStatus.CANCELLED}
+
+    time_passes(mapping)
+    done = SyncJob.objects.filter(pk__in=tasks.scheduled_sync(mapping.pk))
+    assert [(j.direction, j.status, j.message) for j in done
+            if j.status != JobStatus.SUCCEEDED] == []
+    assert len(done) == 2
+    for job in left:
+        job.refresh_from_db()
+        assert job.status == JobStatus.FAILED, (job.pk, job.status, job.message)
+        assert "worker running this job stopped" in job.message
+        assert "the next run goes on from there" in job.message
+    assert not SyncJob.objects.filter(mapping=mapping, status__in=UNFINISHED).exists()
+    assert MappingLock.objects.get(mapping=mapping).job_id is None
+    assert_in_sync(crm, total)
