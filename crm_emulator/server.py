@@ -139,13 +139,21 @@ def ensure_running():
         server.stop()
 
 
-def token_url(service_root_url: str, tenant: str) -> str:
-    """The token endpoint: the embedded CRM's own for an embedded service root, else Entra ID's."""
+def authority_url(service_root_url: str) -> str | None:
+    """The authority of an embedded CRM's service root (`http://host:port/crm`), else None."""
     parts = urlsplit(service_root_url)
-    if "/crm/api/data/" in parts.path:
-        prefix = parts.path.split("/crm/api/data/", 1)[0]
-        return f"{parts.scheme}://{parts.netloc}{prefix}/crm/{tenant}/oauth2/v2.0/token"
-    return f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    if "/crm/api/data/" not in parts.path:
+        return None
+    prefix = parts.path.split("/crm/api/data/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{prefix}/crm"
+
+
+def token_url(service_root_url: str, tenant: str) -> str:
+    """The token endpoint: the embedded CRM's own for an embedded service root, else the one of
+    CRM_AUTHORITY_URL (Microsoft Entra ID unless set)."""
+    from dataverse.auth import token_endpoint
+
+    return token_endpoint(authority_url(service_root_url) or settings.CRM_AUTHORITY_URL, tenant)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

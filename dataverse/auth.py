@@ -15,6 +15,14 @@ from typing import Any
 from .errors import AuthenticationError
 
 PostForm = Callable[[str, dict[str, str]], dict[str, Any]]
+ENTRA_ID_AUTHORITY = "https://login.microsoftonline.com"  # Microsoft Entra ID, public cloud
+
+
+def token_endpoint(authority: str, tenant: str) -> str:
+    """The OAuth 2.0 v2.0 token endpoint of a tenant at an authority, e.g.
+    https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token (an emulator's authority, such as
+    http://127.0.0.1:8765/crm, gives its own endpoint the same way)."""
+    return f"{(authority or ENTRA_ID_AUTHORITY).rstrip('/')}/{tenant}/oauth2/v2.0/token"
 
 
 class StaticToken:

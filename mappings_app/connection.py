@@ -1,8 +1,12 @@
 """Opening the CRM: a Dataverse client for the connection, and Test Connection.
 
 With no service root the embedded CRM is used; when no web server serves it (a command, a test),
-`crm_emulator.server.ensure_running()` starts one for the duration of the `with` block. The
-client secret comes from the environment and never appears in a message: errors are scrubbed.
+`crm_emulator.server.ensure_running()` starts one for the duration of the `with` block, and tokens
+come from its own endpoint. Otherwise tokens come from `<authority>/<tenant>/oauth2/v2.0/token`:
+the Connection's Authority URL when it is not Entra ID's default (someone chose a national cloud
+on the Connection Setup page: that choice wins), else CRM_AUTHORITY_URL from the environment
+(Entra ID unless set; a standalone emulator's, as `run_emulator` prints). The client secret comes
+from the environment and never appears in a message: errors are scrubbed.
 """
 
 import json
@@ -13,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from dataverse import ClientCredentials, DataverseClient
+from dataverse.auth import ENTRA_ID_AUTHORITY, token_endpoint
 from dataverse.errors import DataverseError, TransportError
 from mappings_app.models import Connection
 
@@ -48,9 +53,16 @@ def crm_client(connection: Connection | None = None):
             token_url = server.token_url(service_root, connection.tenant_id)
             yield _client(connection, service_root, token_url)
         return
-    authority = connection.authority_url.rstrip("/")
-    token_url = f"{authority}/{connection.tenant_id}/oauth2/v2.0/token"
+    token_url = token_endpoint(authority_of(connection), connection.tenant_id)
     yield _client(connection, connection.service_root, token_url)
+
+
+def authority_of(connection: Connection) -> str:
+    """The authority tokens are asked from (see the module's docstring for which one wins)."""
+    chosen = (connection.authority_url or "").rstrip("/")
+    if chosen and chosen != ENTRA_ID_AUTHORITY:
+        return chosen
+    return (settings.CRM_AUTHORITY_URL or ENTRA_ID_AUTHORITY).rstrip("/")
 
 
 def check_connection(connection: Connection | None = None) -> tuple[bool, str]:

@@ -161,6 +161,11 @@ CRM_URL = envstr("CRM_URL")
 CRM_TENANT_ID = envstr("CRM_TENANT_ID", "demo")
 CRM_CLIENT_ID = envstr("CRM_CLIENT_ID", "syncadmin-demo")
 CRM_CLIENT_SECRET = envstr("CRM_CLIENT_SECRET", "demo-secret")
+# Where tokens for CRM_URL come from: <authority>/<tenant>/oauth2/v2.0/token. Microsoft Entra ID
+# unless set (a standalone emulator: http://host:port/crm, as `run_emulator` prints). A Connection
+# whose own Authority URL is not Entra ID's default (a national cloud) keeps that one. Unused
+# while CRM_URL is unset: the embedded CRM has its own token endpoint.
+CRM_AUTHORITY_URL = envstr("CRM_AUTHORITY_URL", "https://login.microsoftonline.com")
 # Where this project's own server listens, for the embedded CRM's URL.
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
 

@@ -166,3 +166,13 @@ def test_embedded_crm_urls(rsps, make_client):
     assert dv.service_root == root + "/"
     assert dv.dataverse_features
     assert dv.who_am_i() == "u-1"
+
+
+def test_token_endpoint_of_an_authority():
+    from dataverse.auth import token_endpoint
+
+    assert token_endpoint("https://login.microsoftonline.com", "t1") == TOKEN_URL.replace(
+        "tenant-1", "t1")
+    assert token_endpoint("http://127.0.0.1:8765/crm/", "demo") == (
+        "http://127.0.0.1:8765/crm/demo/oauth2/v2.0/token")
+    assert token_endpoint("", "t1").startswith("https://login.microsoftonline.com/t1/")
