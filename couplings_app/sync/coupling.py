@@ -7,18 +7,17 @@ says so); more than one is reported, never guessed.
 """
 
 from dataclasses import dataclass, field
-from itertools import groupby
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType
 from couplings_app.models import Coupling, SyncJob
-from couplings_app.sync.context import PAGE_SIZE, Run, web_name
-from couplings_app.sync.lookups import ToCrmLookups
+from couplings_app.sync.context import PAGE_SIZE, Run
+from couplings_app.sync.matching import find_remote_matches, match_fields
 from mappings_app import local_filter
 from mappings_app.choices import Direction
-from mappings_app.values import Reference, ValueProblem, local_value, record_key, to_remote
+from mappings_app.values import record_key
 
 
 class CouplingRefused(ValueError):
@@ -82,15 +81,6 @@ def uncouple(mapping, local_ids, *, user=None, trigger=JobTrigger.USER) -> SyncJ
     return job
 
 
-def match_fields(mapping):
-    fields = mapping.field_mappings.filter(is_enabled=True, use_for_matching=True) \
-        .exclude(remote_attribute="").exclude(local_field="") \
-        .select_related("transformation_rule", "lookup_mapping", "table_mapping") \
-        .order_by("match_priority", "position")
-    return [(priority, list(group)) for priority, group in
-            groupby(fields, key=lambda fm: fm.match_priority)]
-
-
 def match_based_coupling(mapping, *, client, local_ids=None, dry_run=False, user=None,
                          trigger=JobTrigger.USER, page_size=PAGE_SIZE) -> MatchOutcome:
     """Couples uncoupled ERP records to the one uncoupled CRM record their match fields find."""
@@ -137,50 +127,16 @@ def match_based_coupling(mapping, *, client, local_ids=None, dry_run=False, user
 
 def _match_page(run, page, groups, outcome, dry_run):
     mapping = run.mapping
-    resolve = ToCrmLookups(run, page)
-    remaining = list(page)
-    taken = set()
-    new = []
-    for _priority, fields in groups:
-        if not remaining:
-            break
-        wanted = {}
-        for record in remaining:
-            try:
-                wanted[record.pk] = [_match_value(run, fm, record, resolve) for fm in fields]
-            except ValueProblem as problem:
-                run.fail(f"{run.local_label(record)}: {problem}", local_id=record.pk,
-                         local_label=run.local_label(record))
-        first = fields[0]
-        attribute = run.attributes[first.remote_attribute]
-        values = sorted({str(v[0]) for v in wanted.values() if v[0] not in (None, "")})
-        candidates = _candidates(run, web_name(attribute), values, fields) if values else []
-        candidate_ids = [str(row[mapping.remote_key]).lower() for row in candidates]
-        already = set(str(i).lower() for i in Coupling.objects.filter(
-            remote_entity=mapping.remote_entity, local_model=mapping.local_model,
-            remote_id__in=candidate_ids).values_list("remote_id", flat=True))
-        free = [row for row in candidates
-                if str(row[mapping.remote_key]).lower() not in already | taken]
-        still = []
-        for record in remaining:
-            if record.pk not in wanted or all(v in (None, "") for v in wanted[record.pk]):
-                still.append(record)
-                continue
-            matches = [row for row in free if _equal(run, fields, wanted[record.pk], row)]
-            if len(matches) == 1:
-                remote_id = str(matches[0][mapping.remote_key]).lower()
-                taken.add(remote_id)
-                outcome.coupled.append((record, remote_id))
-                new.append(Coupling(mapping=mapping, local_model=mapping.local_model,
-                                    local_id=record.pk, remote_entity=mapping.remote_entity,
-                                    remote_id=remote_id))
-            elif len(matches) > 1:
-                outcome.ambiguous.append(
-                    (record, [str(m[mapping.remote_key]) for m in matches]))
-            else:
-                still.append(record)
-        remaining = still
-    outcome.no_match.extend(remaining)
+    found = find_remote_matches(run, page, groups)
+    for record, problem in found.problems:
+        run.fail(f"{run.local_label(record)}: {problem}", local_id=record.pk,
+                 local_label=run.local_label(record))
+    outcome.ambiguous.extend(found.ambiguous)
+    outcome.no_match.extend(found.unmatched)
+    outcome.coupled.extend(found.coupled)
+    new = [Coupling(mapping=mapping, local_model=mapping.local_model, local_id=record.pk,
+                    remote_entity=mapping.remote_entity, remote_id=remote_id)
+           for record, remote_id in found.coupled]
     if not dry_run and new:
         try:
             Coupling.objects.bulk_create(new, batch_size=1000)
@@ -192,40 +148,3 @@ def _match_page(run, page, groups, outcome, dry_run):
                 except IntegrityError:
                     outcome.coupled = [(r, i) for r, i in outcome.coupled
                                        if r.pk != coupling.local_id]
-
-
-def _match_value(run, fm, record, resolve):
-    value = to_remote(fm, local_value(record, fm.local_field),
-                      run.attributes[fm.remote_attribute], resolve=resolve)
-    return None if isinstance(value, Reference) else value
-
-
-def _candidates(run, property_name, values, fields):
-    mapping, client = run.mapping, run.client
-    select = sorted({mapping.remote_key} | {web_name(run.attributes[fm.remote_attribute])
-                                            for fm in fields})
-    rows = []
-    for start in range(0, len(values), 500):
-        chunk = values[start:start + 500]
-        quoted = ",".join("'" + v.replace("'", "''") + "'" for v in chunk)
-        clause = (f"Microsoft.Dynamics.CRM.In(PropertyName='{property_name}',"
-                  f"PropertyValues=[{quoted}])")
-        if mapping.remote_filter.strip():
-            clause = f"({mapping.remote_filter}) and {clause}"
-        for page in client.iter_pages(mapping.remote_entity_set, select=select, filter=clause):
-            rows.extend(page)
-    return rows
-
-
-def _equal(run, fields, values, row) -> bool:
-    for fm, value in zip(fields, values, strict=True):
-        attribute = run.attributes[fm.remote_attribute]
-        current = row.get(web_name(attribute))
-        if value in (None, "") or current in (None, ""):
-            return False
-        a, b = str(value).strip(), str(current).strip()
-        if not fm.case_sensitive_matching:
-            a, b = a.casefold(), b.casefold()
-        if a != b:
-            return False
-    return True

@@ -17,9 +17,17 @@ from couplings_app.sync.bulk import bulk_insert, bulk_set
 from couplings_app.sync.compare import remote_stamp, same, stamp
 from couplings_app.sync.context import Run
 from couplings_app.sync.lookups import FromCrmLookups
+from couplings_app.sync.matching import describe, find_local_matches, match_fields
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
 from mappings_app.validation import resolve_local_field
-from mappings_app.values import Reference, ValueProblem, record_key, remote_value, to_local
+from mappings_app.values import (
+    Reference,
+    ValueProblem,
+    local_value,
+    record_key,
+    remote_value,
+    to_local,
+)
 
 RESULT = "last_result_from_crm"
 SERIES = re.compile(r"#+")
@@ -35,6 +43,8 @@ class FromCrm:
         # Couplings whose ERP record has changes not yet sent to the CRM: taking the CRM's
         # values must not stamp the record as synchronized, or those changes would never go.
         self.unsent = set()
+        self.ambiguous = {}  # CRM id -> the ERP records its natural key finds (more than one)
+        self.groups = match_fields(self.mapping)
 
     def process(self, rows: list[dict]) -> None:
         run = self.run
@@ -42,6 +52,7 @@ class FromCrm:
         ids = [str(row[run.key]).lower() for row in rows]
         couplings = {str(c.remote_id).lower(): c for c in Coupling.objects.filter(
             remote_entity=run.entity, local_model=self.mapping.local_model, remote_id__in=ids)}
+        self.match(rows, couplings)
         records = self.model._default_manager.prefetch_related(
             *run.local_related()).in_bulk([c.local_id for c in couplings.values()])
         resolve = FromCrmLookups(run, rows)
@@ -79,6 +90,48 @@ class FromCrm:
         self.write_updates(updates)
         self.save_couplings([c for c in touched if c.pk])
 
+    def match(self, rows, couplings) -> None:
+        """Match before create: a row that would be created (no coupling, not the sync's own)
+        is coupled instead to the one free ERP record its match fields find; `couplings` gets
+        the new couplings."""
+        run = self.run
+        if not self.groups or run.only_coupled:
+            return
+        wanted = [row for row in rows if str(row[run.key]).lower() not in couplings
+                  and not self.own(row)]
+        if not wanted:
+            return
+        found = find_local_matches(run, wanted, self.groups)
+        self.ambiguous.update({str(row[run.key]).lower(): pks for row, pks in found.ambiguous})
+        new = [Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
+                        local_id=local_id, remote_entity=run.entity,
+                        remote_id=str(row[run.key]).lower())
+               for row, local_id in found.coupled]
+        if not new:
+            return
+        Coupling.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+        made = Coupling.objects.filter(remote_entity=run.entity,
+                                       local_model=self.mapping.local_model,
+                                       remote_id__in=[c.remote_id for c in new])
+        for coupling in made:
+            couplings[str(coupling.remote_id).lower()] = coupling
+        run.counts["coupled"] += len(made)
+
+    def own(self, row) -> bool:
+        """Last changed by the sync's own CRM user."""
+        user = self.run.integration_user
+        return bool(user) and str(row.get("_modifiedby_value", "")).lower() == str(user).lower()
+
+    def no_create_for_ambiguous(self, row, remote_id):
+        pks = self.ambiguous.get(remote_id)
+        if pks:
+            records = self.model._default_manager.filter(pk__in=pks[:3])
+            raise ValueProblem(
+                f"{len(pks)} ERP {self.run.table_caption.lower()} records match it by "
+                f"{describe(self.groups)} ({', '.join(self.run.local_label(r) for r in records)}"
+                f"{', …' if len(pks) > 3 else ''}), so none was created. Couple the right one "
+                "with Set Up Coupling, or make the ERP records' values unique.")
+
     # --- what to do with one row -------------------------------------------------------------
     def decide(self, row, remote_id, coupling, record, resolve, paths):
         run = self.run
@@ -88,6 +141,7 @@ class FromCrm:
         if coupling is None:
             if run.only_coupled:
                 return None
+            self.no_create_for_ambiguous(row, remote_id)
             return "create", self.new_record(row, resolve, paths), None
         if record is None:
             return self.deleted_counterpart(row, coupling, resolve, paths)
@@ -106,7 +160,7 @@ class FromCrm:
             run.counts["unchanged"] += 1
             self.mark_ok(coupling, record, row)
             return "unchanged", None, None
-        values = self.values(row, resolve, paths, create=False)
+        values = self.values(row, resolve, paths, create=False, record=record)
         changed = {name: value for name, value in values.items()
                    if not same(getattr(record, name), value)}
         if not changed:
@@ -146,7 +200,7 @@ class FromCrm:
             self._reads_only_sent_fields = self.run.reads_only_sent_fields()
         return self._reads_only_sent_fields
 
-    def values(self, row, resolve, paths, create: bool) -> dict:
+    def values(self, row, resolve, paths, create: bool, record=None) -> dict:
         """{attname: value} of the ERP record from the row's mapped attributes."""
         run = self.run
         result = {}
@@ -158,6 +212,9 @@ class FromCrm:
                 raise ValueProblem(f"{fm.local_field}: {value} could not be resolved.")
             if "." in fm.local_field:
                 head = fm.local_field.split(".", 1)[0]
+                if record is not None and value is None and \
+                        local_value(record, fm.local_field) is None:
+                    continue  # both empty: keep the ERP's link (a company with no customer)
                 target = paths.find(fm, value)
                 if value is not None and target is None and not fm.clear_value_on_failed_sync:
                     raise ValueProblem(

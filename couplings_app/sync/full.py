@@ -3,6 +3,7 @@ Synchronization (from the Connection Setup page, `manage.py sync`, or a task).""
 
 from couplings_app.choices import JobTrigger
 from couplings_app.models import Coupling
+from couplings_app.sync.matching import describe, match_fields
 from couplings_app.sync.runner import synchronize
 from mappings_app import local_filter
 from mappings_app.order import sync_order
@@ -13,8 +14,9 @@ def enabled_in_order():
 
 
 def duplicate_warnings(client) -> list[str]:
-    """Mappings where both sides already hold uncoupled records: a full synchronization would
-    create duplicates of them, so the seeds recommend match-based coupling first."""
+    """Mappings where both sides already hold uncoupled records: the seeds recommend
+    match-based coupling first. A mapping with match fields couples them before creating (see
+    sync/matching.py); one without would create a copy of each."""
     warnings = []
     for mapping in enabled_in_order():
         model = mapping.local_model_class
@@ -29,12 +31,22 @@ def duplicate_warnings(client) -> list[str]:
                                             select=[mapping.remote_key],
                                             filter=mapping.remote_filter or None,
                                             page_size=1, top=1)), [])
-        if first:
+        if not first:
+            continue
+        what = (f"{mapping.name}: {uncoupled_local} uncoupled {model._meta.verbose_name_plural}"
+                f" and {mapping.remote_entity} records in the CRM.")
+        groups = match_fields(mapping)
+        if groups:
             warnings.append(
-                f"{mapping.name}: {uncoupled_local} uncoupled {model._meta.verbose_name_plural} "
-                f"and {mapping.remote_entity} records in the CRM. A full synchronization creates "
-                "a copy of each on the other side; run Match-Based Coupling first to couple "
-                "the ones that already match.")
+                f"{what} Before creating a record, the synchronization couples it to the one on "
+                f"the other side with the same {describe(groups)}; one with several such "
+                "records fails and is listed. Run Match-Based Coupling first to review the "
+                "couplings before anything is written.")
+        else:
+            warnings.append(
+                f"{what} The mapping has no match fields, so a full synchronization creates a "
+                "copy of each on the other side: mark fields Use For Match-Based Coupling and "
+                "run Match-Based Coupling first.")
     return warnings
 
 

@@ -1,6 +1,8 @@
 """The seeds' rules that go beyond field mappings, per kind of mapping.
 
 - Currencies couple by ISO code: a currency without a standard ISO code is reported, not synced.
+- A contact synchronizes only when its company stands for a customer (the CRM's parent account):
+  one whose company has no customer is reported and nothing is created.
 - A unit of measure becomes a unit group holding exactly one unit.
 - Synchronizing items creates (once) the CRM price list they need; products are added to it.
 Each hook costs a constant number of requests per page.
@@ -35,6 +37,20 @@ def check_local(run, record) -> None:
             f"Currency {record.code} has no standard ISO 4217 code (three capital letters), so "
             "it is not coupled to a CRM transaction currency. Change its code to an ISO code to "
             "synchronize it.")
+    if _is(run, "erp_app.contact", "contact") and _maps_parent_account(run):
+        company = record.company
+        if company is None or company.customer_id is None:
+            which = f"its company {company.no} ({company.name})" if company else "it has no company"
+            raise ValueProblem(
+                f"{run.local_label(record)}: {which} is not linked to a customer (business "
+                "relation), so the contact has no parent account in the CRM and is not "
+                "synchronized: contacts synchronize only when they are assigned to a company of a "
+                "customer. Link the company to a customer, or assign the contact to one that is.")
+
+
+def _maps_parent_account(run) -> bool:
+    return any(fm.local_field == "company.customer" and fm.remote_attribute == "parentcustomerid"
+               for fm in run.fields)
 
 
 def before_run(run) -> None:

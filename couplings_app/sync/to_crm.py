@@ -17,6 +17,7 @@ from couplings_app.sync.bulk import bulk_insert, bulk_set
 from couplings_app.sync.compare import remote_date_equal, remote_stamp, same, stamp
 from couplings_app.sync.context import Run, web_name
 from couplings_app.sync.lookups import ToCrmLookups, bind_name
+from couplings_app.sync.matching import describe, find_remote_matches, match_fields
 from couplings_app.sync.pipeline import done
 from dataverse import BatchOperation
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
@@ -32,6 +33,8 @@ class ToCrm:
         self.mapping = run.mapping
         self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
         self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
+        self.ambiguous = {}  # record pk -> the CRM ids its natural key finds (more than one)
+        self.groups = match_fields(self.mapping)
         run.first_half.job_id, run.first_half.started = run.job.pk, run.job.started_at
 
     # --- one page --------------------------------------------------------------------------
@@ -53,6 +56,7 @@ class ToCrm:
         rows = run.client.get_many(run.entity_set, run.key, coupled_ids,
                                    select=run.remote_select()) if coupled_ids else {}
         rows = {str(k).lower(): v for k, v in rows.items()}
+        rows.update(self.match(records, couplings, rows))
         resolve = ToCrmLookups(run, records)
         operations, pending, touched, new_couplings = [], [], [], []
         for record in records:
@@ -102,6 +106,58 @@ class ToCrm:
                             detail=str(result.error))
         self.save_couplings([c for _, c, _ in pending])
 
+    def match(self, records, couplings, rows) -> dict:
+        """Match before create: a record that would be created (no coupling, or a pending one
+        whose CRM row does not exist) is coupled instead to the one free CRM row its match
+        fields find. Returns the matched rows, by id; `couplings` gets their couplings."""
+        run = self.run
+        if not self.groups:
+            return {}
+        wanted = [r for r in records if self.would_create(couplings.get(r.pk), rows)]
+        if not wanted:
+            return {}
+        found = find_remote_matches(run, wanted, self.groups)
+        self.ambiguous.update({record.pk: ids for record, ids in found.ambiguous})
+        if not found.coupled:
+            return {}
+        new, repointed = [], []
+        for record, remote_id in found.coupled:
+            coupling = couplings.get(record.pk)
+            if coupling is None:
+                new.append(Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
+                                    local_id=record.pk, remote_entity=run.entity,
+                                    remote_id=remote_id))
+            else:  # its create never reached the CRM: the existing row is the record's
+                coupling.remote_id, coupling.pending_create = remote_id, False
+                coupling.created_at = timezone.now()
+                repointed.append(coupling)
+        Coupling.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
+        bulk_set(Coupling, repointed, ["remote_id", "pending_create", "created_at"])
+        for coupling in Coupling.objects.filter(
+                local_model=self.mapping.local_model, remote_entity=run.entity,
+                local_id__in=[c.local_id for c in new]):
+            couplings[coupling.local_id] = coupling
+        chosen = {remote_id for _, remote_id in found.coupled}
+        matched = sorted(i for c in couplings.values() if (i := str(c.remote_id).lower()) in chosen)
+        run.counts["coupled"] += len(matched)
+        fetched = run.client.get_many(run.entity_set, run.key, matched,
+                                      select=run.remote_select())
+        return {str(k).lower(): v for k, v in fetched.items()}
+
+    def would_create(self, coupling, rows) -> bool:
+        if coupling is None:
+            return not self.run.only_coupled
+        return coupling.pending_create and str(coupling.remote_id).lower() not in rows
+
+    def no_create_for_ambiguous(self, record):
+        ids = self.ambiguous.get(record.pk)
+        if ids:
+            raise ValueProblem(
+                f"{self.run.local_label(record)}: {len(ids)} CRM {self.run.entity} records match "
+                f"it by {describe(self.groups)} ({', '.join(ids[:3])}"
+                f"{', …' if len(ids) > 3 else ''}), so none was created. Couple it to the right "
+                "one with Set Up Coupling, or make the CRM records' values unique.")
+
     # --- what to do with one record ----------------------------------------------------------
     def unchanged(self, record, coupling) -> bool:
         """Unchanged since its last successful synchronization, by the stamps alone."""
@@ -115,6 +171,7 @@ class ToCrm:
         if coupling is None:
             if run.only_coupled:
                 return None
+            self.no_create_for_ambiguous(record)
             return "create", self.payload(record, resolve, create=True)
         if self.unchanged(record, coupling):
             run.counts["unchanged"] += 1
@@ -127,6 +184,7 @@ class ToCrm:
                 run.counts["coupled"] += 1
                 self.mark_ok(record, coupling, confirm=True)
                 return "done", None
+            self.no_create_for_ambiguous(record)
             return "create", self.payload(record, resolve, create=True)
         if row is None:
             return self.deleted_counterpart(record, coupling, resolve)

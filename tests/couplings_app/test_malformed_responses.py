@@ -17,7 +17,7 @@ from couplings_app.sync.runner import synchronize
 from crm_emulator.faults import clear_faults, set_faults
 from erp_app.models import Customer
 from mappings_app.choices import DeletionConflictResolution, Direction
-from mappings_app.models import TableMapping
+from mappings_app.models import FieldMapping, TableMapping
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 
@@ -115,7 +115,9 @@ def test_a_garbled_page_from_the_crm_stops_the_job_and_writes_nothing(crm, demo,
     job = from_crm(mapping, crm)
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert job.inserted > 0  # (and some fail on values: test_values_dont_fit.py)
-    assert Coupling.objects.filter(local_model="erp_app.customer").count() == job.inserted
+    # Each new, or coupled to the customer of its name (match before create).
+    assert Coupling.objects.filter(local_model="erp_app.customer").count() == job.coupled
+    assert Customer.objects.count() == len(before) + job.inserted
     # Coupled now: a row without its name must not blank the ERP customer's name.
     names = erp_customers()
     garble(crm, monkeypatch, accounts_page, edit_rows(lambda rows: [r.pop("name") for r in rows]))
@@ -130,6 +132,12 @@ def couple_customers_to_crm(crm, demo):
         synchronize(demo[name], client=crm, full=True, only_coupled=False)
 
 
+def confirmed_ids():
+    """The CRM ids of the customers' couplings that are not pending a create."""
+    return {str(i) for i in Coupling.objects.filter(
+        local_model="erp_app.customer", pending_create=False).values_list("remote_id", flat=True)}
+
+
 def to_crm(crm, full=True):
     [job] = synchronize(TableMapping.objects.get(name="CUSTOMER"), client=crm,
                         direction=Direction.TO_CRM, full=full, only_coupled=False)
@@ -139,6 +147,8 @@ def to_crm(crm, full=True):
 def test_a_garbled_batch_answer_stops_the_job_and_the_next_run_creates_nothing_twice(
         crm, demo, monkeypatch):
     couple_customers_to_crm(crm, demo)
+    # Only the $batch is garbled here: no request to match customers to accounts first.
+    FieldMapping.objects.filter(table_mapping=demo["CUSTOMER"]).update(use_for_matching=False)
     accounts = crm_account_ids(crm)
     # The CRM writes every record of the $batch, then its answer is garbled.
     set_faults(malformed_rate=1.0)
@@ -155,16 +165,15 @@ def test_a_garbled_batch_answer_stops_the_job_and_the_next_run_creates_nothing_t
     # ...but it remembered the ids it chose, and no coupling says "done" for one of them.
     assert created <= {str(i) for i in customer_couplings.filter(
         pending_create=True).values_list("remote_id", flat=True)}
-    assert not customer_couplings.filter(pending_create=False).exists()
+    # (A customer coupled to the account of its name before the batch is confirmed: it was there.)
+    assert not created & confirmed_ids()
     job = to_crm(crm)
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert job.inserted == len(created)  # confirmed, not sent again
     assert job.failed == SyncError.objects.filter(job=job, message__contains="is not coupled")\
         .count()  # the demo's salesperson RB is not coupled: those fail on their values
     assert set(crm_account_ids(crm)) - set(accounts) == created  # not one created twice
-    coupled = {str(c) for c in Coupling.objects.filter(
-        local_model="erp_app.customer", pending_create=False).values_list("remote_id", flat=True)}
-    assert coupled == created
+    assert confirmed_ids() - set(accounts) == created
 
 
 def test_a_cut_off_batch_answer_confirms_no_record_nor_a_row_without_its_id_a_deletion(
@@ -176,15 +185,12 @@ def test_a_cut_off_batch_answer_confirms_no_record_nor_a_row_without_its_id_a_de
            set_body(lambda c: c[: len(c) * 2 // 3]))
     job = to_crm(crm)
     assert job.status == JobStatus.FAILED and "the multipart body is cut off" in job.message
-    assert not Coupling.objects.filter(local_model="erp_app.customer",
-                                       pending_create=False).exists()
+    assert confirmed_ids() <= set(accounts)  # matched by name only: no create is confirmed
     monkeypatch.undo()
     job = to_crm(crm)
     assert job.status == JobStatus.SUCCEEDED, job.message
     customer_couplings = Coupling.objects.filter(local_model="erp_app.customer")
-    confirmed = {str(i) for i in customer_couplings.filter(
-        pending_create=False).values_list("remote_id", flat=True)}
-    assert set(crm_account_ids(crm)) - set(accounts) == confirmed  # each account once
+    assert set(crm_account_ids(crm)) - set(accounts) == confirmed_ids() - set(accounts)  # once
     # What is still pending failed on its values (the demo's salesperson RB is not coupled),
     # not on the garbled answer.
     assert job.failed == customer_couplings.filter(pending_create=True).count() == \

@@ -1,0 +1,228 @@
+"""Match before create: a record whose natural key already exists on the other side is coupled,
+never created a second time.
+
+The natural key is the mapping's match fields (the field mappings marked Use For Match-Based
+Coupling, by match priority: currency by ISO code, unit group by name, product by product
+number, user by e-mail, customer by No. then name, and whatever the admin marks). Match-Based
+Coupling and every synchronization that may create records use the same two functions:
+
+    find_remote_matches(run, records, groups)  # ERP records → the uncoupled CRM row each matches
+    find_local_matches(run, rows, groups)      # CRM rows → the uncoupled ERP record each matches
+
+Both work per page: one request (CRM) or one query (ERP) per match priority and 500 values, then
+a comparison in memory (trimmed; case-insensitive unless the field mapping says otherwise).
+Exactly one free match couples; more than one is reported, never guessed; none means "create".
+"""
+
+from dataclasses import dataclass, field
+from itertools import groupby
+
+from django.db.models.functions import Lower
+
+from couplings_app.models import Coupling
+from couplings_app.sync.context import web_name
+from couplings_app.sync.lookups import FromCrmLookups, ToCrmLookups
+from mappings_app import local_filter
+from mappings_app.values import (
+    Reference,
+    ValueProblem,
+    local_value,
+    remote_value,
+    to_local,
+    to_remote,
+)
+
+CHUNK = 500
+
+
+@dataclass
+class Matches:
+    coupled: list = field(default_factory=list)  # (record or row, the other side's id)
+    ambiguous: list = field(default_factory=list)  # (record or row, [the other side's ids])
+    unmatched: list = field(default_factory=list)  # records or rows
+    problems: list = field(default_factory=list)  # (record or row, ValueProblem)
+
+
+def match_fields(mapping):
+    """[(priority, [field mappings])] of the mapping's match fields, lowest priority first."""
+    fields = mapping.field_mappings.filter(is_enabled=True, use_for_matching=True) \
+        .exclude(remote_attribute="").exclude(local_field="") \
+        .select_related("transformation_rule", "lookup_mapping", "table_mapping") \
+        .order_by("match_priority", "position")
+    return [(priority, list(group)) for priority, group in
+            groupby(fields, key=lambda fm: fm.match_priority)]
+
+
+def describe(groups) -> str:
+    """"ISO code (isocurrencycode)" — what a message says the records were matched by."""
+    return " or ".join(" and ".join(f"{fm.local_field} = {fm.remote_attribute}" for fm in fields)
+                       for _, fields in groups)
+
+
+def equal(fields, values, others) -> bool:
+    """Every match field holds the same non-empty value (trimmed; case as the field says)."""
+    for fm, value, other in zip(fields, values, others, strict=True):
+        if value in (None, "") or other in (None, ""):
+            return False
+        a, b = str(value).strip(), str(other).strip()
+        if not fm.case_sensitive_matching:
+            a, b = a.casefold(), b.casefold()
+        if a != b:
+            return False
+    return True
+
+
+# --- ERP records → CRM rows -----------------------------------------------------------------------
+def find_remote_matches(run, records, groups, exclude_remote=()) -> Matches:
+    """For each ERP record (none of them coupled), the one free CRM row its match fields find.
+    A CRM row already coupled to a record of this ERP table, or in `exclude_remote`, is not free.
+    """
+    mapping = run.mapping
+    found = Matches()
+    resolve = ToCrmLookups(run, records)
+    remaining, taken = list(records), {str(i).lower() for i in exclude_remote}
+    for _priority, fields in groups:
+        if not remaining:
+            break
+        wanted = {}
+        for record in remaining:
+            try:
+                wanted[record.pk] = [_remote_match_value(run, fm, record, resolve)
+                                     for fm in fields]
+            except ValueProblem as problem:
+                found.problems.append((record, problem))
+        attribute = run.attributes[fields[0].remote_attribute]
+        values = sorted({str(v[0]) for v in wanted.values() if v[0] not in (None, "")})
+        candidates = _remote_candidates(run, web_name(attribute), values, fields) \
+            if values else []
+        ids = [str(row[mapping.remote_key]).lower() for row in candidates]
+        coupled = {str(i).lower() for i in Coupling.objects.filter(
+            remote_entity=mapping.remote_entity, local_model=mapping.local_model,
+            remote_id__in=ids).values_list("remote_id", flat=True)} if ids else set()
+        free = [row for row in candidates
+                if str(row[mapping.remote_key]).lower() not in coupled | taken]
+        names = [web_name(run.attributes[fm.remote_attribute]) for fm in fields]
+        still = []
+        for record in remaining:
+            values = wanted.get(record.pk)
+            if values is None or all(v in (None, "") for v in values):
+                still.append(record)
+                continue
+            matches = [row for row in free
+                       if equal(fields, values, [row.get(name) for name in names])]
+            if len(matches) == 1:
+                remote_id = str(matches[0][mapping.remote_key]).lower()
+                taken.add(remote_id)
+                found.coupled.append((record, remote_id))
+            elif len(matches) > 1:
+                found.ambiguous.append(
+                    (record, [str(m[mapping.remote_key]).lower() for m in matches]))
+            else:
+                still.append(record)
+        remaining = still
+    problem_ids = {record.pk for record, _ in found.problems}
+    found.unmatched = [record for record in remaining if record.pk not in problem_ids]
+    return found
+
+
+def _remote_match_value(run, fm, record, resolve):
+    value = to_remote(fm, local_value(record, fm.local_field),
+                      run.attributes[fm.remote_attribute], resolve=resolve)
+    return None if isinstance(value, Reference) else value
+
+
+def _remote_candidates(run, property_name, values, fields):
+    mapping, client = run.mapping, run.client
+    select = sorted({mapping.remote_key} | {web_name(run.attributes[fm.remote_attribute])
+                                            for fm in fields})
+    rows = []
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start:start + CHUNK]
+        quoted = ",".join("'" + v.replace("'", "''") + "'" for v in chunk)
+        clause = (f"Microsoft.Dynamics.CRM.In(PropertyName='{property_name}',"
+                  f"PropertyValues=[{quoted}])")
+        if mapping.remote_filter.strip():
+            clause = f"({mapping.remote_filter}) and {clause}"
+        for page in client.iter_pages(mapping.remote_entity_set, select=select, filter=clause):
+            rows.extend(page)
+    return rows
+
+
+# --- CRM rows → ERP records -----------------------------------------------------------------------
+def find_local_matches(run, rows, groups) -> Matches:
+    """For each CRM row (none of them coupled), the one free ERP record its match fields find:
+    in the mapping's table filter and not coupled to a row of this CRM table."""
+    mapping, model = run.mapping, run.model
+    found = Matches()
+    resolve = FromCrmLookups(run, rows)
+    base = model._default_manager.filter(local_filter.parse(model, mapping.local_filter)) \
+        .exclude(pk__in=Coupling.objects.filter(local_model=mapping.local_model,
+                                                remote_entity=mapping.remote_entity)
+                 .values("local_id"))
+    remaining, taken = list(rows), set()
+    for _priority, fields in groups:
+        if not remaining:
+            break
+        resolved = [_local_field(model, fm) for fm in fields]
+        if any(f is None for f in resolved):
+            continue  # a path (company.customer) is no natural key of this table
+        wanted = {}
+        for row in remaining:
+            try:
+                wanted[id(row)] = [_local_match_value(run, fm, f, row, resolve)
+                                   for fm, f in zip(fields, resolved, strict=True)]
+            except ValueProblem as problem:
+                found.problems.append((row, problem))
+        first = resolved[0]
+        values = sorted({_plain(v[0]) for v in wanted.values() if v[0] not in (None, "")})
+        candidates = []
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start:start + CHUNK]
+            if first.get_internal_type() in ("CharField", "TextField", "EmailField", "SlugField"):
+                query = base.annotate(_match=Lower(first.attname)).filter(
+                    _match__in=[v.lower() for v in chunk])
+            else:
+                query = base.filter(**{f"{first.attname}__in": chunk})
+            candidates.extend(query.order_by("pk"))
+        free = [c for c in candidates if c.pk not in taken]
+        still = []
+        for row in remaining:
+            values = wanted.get(id(row))
+            if values is None or all(v in (None, "") for v in values):
+                still.append(row)
+                continue
+            matches = [c for c in free
+                       if equal(fields, [_plain(v) for v in values],
+                                [_plain(getattr(c, f.attname)) for f in resolved])]
+            if len(matches) == 1:
+                taken.add(matches[0].pk)
+                found.coupled.append((row, matches[0].pk))
+            elif len(matches) > 1:
+                found.ambiguous.append((row, [m.pk for m in matches]))
+            else:
+                still.append(row)
+        remaining = still
+    problem_rows = {id(row) for row, _ in found.problems}
+    found.unmatched = [row for row in remaining if id(row) not in problem_rows]
+    return found
+
+
+def _local_field(model, fm):
+    if "." in fm.local_field:
+        return None
+    try:
+        return model._meta.get_field(fm.local_field)
+    except Exception:  # noqa: BLE001 - a field mapping to a removed field matches nothing
+        return None
+
+
+def _local_match_value(run, fm, model_field, row, resolve):
+    value = to_local(fm, remote_value(row, fm.remote_attribute), model_field, resolve=resolve,
+                     attribute=run.attributes.get(fm.remote_attribute))
+    if isinstance(value, Reference):
+        return None
+    return value.pk if model_field.is_relation and value is not None else value
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (str, int)) else str(value)
