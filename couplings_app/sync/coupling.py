@@ -9,7 +9,6 @@ says so); more than one is reported, never guessed.
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType
 from couplings_app.models import Coupling, SyncJob
@@ -34,17 +33,13 @@ class MatchOutcome:
 
 
 def _job(mapping, job_type, trigger, user, direction=""):
-    now = timezone.now()
-    return SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name, type=job_type,
-                                  direction=direction, trigger=trigger, triggered_by=user,
-                                  status=JobStatus.RUNNING, started_at=now, heartbeat_at=now)
+    job = SyncJob.plan(mapping, direction, type=job_type, trigger=trigger, user=user)
+    job.start()
+    return job
 
 
 def _finish(job, message, **counters):
-    SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED,
-                                             finished_at=timezone.now(), message=message,
-                                             **counters)
-    job.refresh_from_db()
+    job.finish(JobStatus.SUCCEEDED, message, **counters)
 
 
 def couple(mapping, record, remote_id, *, client, user=None, trigger=JobTrigger.USER) -> Coupling:
