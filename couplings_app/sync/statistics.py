@@ -5,9 +5,6 @@ Only accounts whose figures differ are written; a page costs one query, one read
 most one `$batch`.
 """
 
-from django.db.models import F
-from django.utils import timezone
-
 from couplings_app.choices import JobStatus, JobTrigger, JobType
 from couplings_app.models import Coupling, SyncJob
 from couplings_app.sync.compare import same
@@ -27,12 +24,10 @@ def push_customer_statistics(*, client, user=None, trigger=JobTrigger.USER,
 
     mapping = TableMapping.objects.filter(local_model="erp_app.customer",
                                           remote_entity="account").first()
-    now = timezone.now()
-    job = job or SyncJob.objects.create(mapping=mapping, mapping_name="CUSTOMER STATISTICS",
-                                        type=JobType.STATISTICS, direction="to_crm",
-                                        trigger=trigger, triggered_by=user)
-    SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now,
-                                             heartbeat_at=now)
+    job = job or SyncJob.plan(mapping, "to_crm", type=JobType.STATISTICS, trigger=trigger,
+                              user=user, mapping_name="CUSTOMER STATISTICS")
+    if not job.start():
+        return job  # a person cancelled it while it waited for its task
     counts = {"modified": 0, "unchanged": 0, "failed": 0}
     couplings = Coupling.objects.filter(local_model="erp_app.customer", remote_entity="account",
                                         pending_create=False).order_by("pk")
@@ -62,13 +57,10 @@ def push_customer_statistics(*, client, user=None, trigger=JobTrigger.USER,
                     counts["unchanged"] += 1
             for result in client.batch(operations) if operations else []:
                 counts["modified" if result.ok else "failed"] += 1
-            SyncJob.objects.filter(pk=job.pk).update(progress_done=F("progress_done") + len(page),
-                                                     heartbeat_at=timezone.now())
+            job.beat(processed=len(page))
     except DataverseError as exc:
         status = JobStatus.FAILED
         message = scrub(f"The CRM did not answer as expected, so the job stopped: {exc}")
     message = message or f"{counts['modified']} accounts updated, {counts['unchanged']} unchanged."
-    SyncJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(),
-                                             message=message, **counts)
-    job.refresh_from_db()
+    job.finish(status, message, **counts)
     return job
