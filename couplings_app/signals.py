@@ -3,15 +3,15 @@
 - A table mapping saved, bulk-updated or deleted: its job queue entry follows (created, renamed,
   re-timed, removed), found by the mapping's pk (couplings_app.tasks.ensure_schedule).
 - An ERP record of a mapped table saved: its mapping's next run is brought forward.
-- An ERP record deleted: it loses its couplings; the CRM record is deleted too only when the
-  mapping asks for it (Delete Coupled CRM Record).
+- An ERP record deleted: its couplings stay and say so, and the mapping's deletion-conflict
+  resolution applies (couplings_app/sync/deletions.py); the CRM record is deleted too only when
+  the mapping asks for it (Delete Coupled CRM Record).
 """
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from couplings_app.models import Coupling
 from mappings_app.models import SCHEDULE_FIELDS, TableMapping, mappings_updated
 
 
@@ -58,12 +58,9 @@ def record_saved(sender, instance, raw=False, **kwargs):
 
 
 def record_deleted(sender, instance, **kwargs):
-    label = instance._meta.label_lower
-    couplings = list(Coupling.objects.filter(local_model=label, local_id=instance.pk)
-                     .select_related("mapping"))
-    to_delete = [(c.mapping.remote_entity_set, str(c.remote_id)) for c in couplings
-                 if c.mapping and c.mapping.delete_remote_with_local and not c.pending_create]
-    Coupling.objects.filter(pk__in=[c.pk for c in couplings]).delete()
+    from couplings_app.sync.deletions import erp_record_deleted
+
+    to_delete = erp_record_deleted(instance)
     if to_delete:
         from django_q.tasks import async_task
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
+from couplings_app.sync import deletions
 from couplings_app.sync.bulk import bulk_insert, bulk_set
 from couplings_app.sync.compare import remote_stamp, same, stamp
 from couplings_app.sync.context import Run
@@ -286,10 +287,14 @@ class FromCrm:
         if policy == DeletionConflictResolution.RESTORE:
             coupling.delete()
             return "create", self.new_record(row, resolve, paths), None
-        raise ValueProblem(
-            f"it is coupled to a deleted {run.table_caption.lower()} (record {coupling.local_id})."
-            f" Restore the record, delete the coupling, or set the {self.mapping.name} mapping's "
-            "deletion-conflict resolution.")
+        text = deletions.message(coupling, label=f"{run.table_caption} (record "
+                                 f"{coupling.local_id})", side=deletions.LOCAL,
+                                 mapping_name=self.mapping.name)
+        if deletions.reported(coupling, deletions.LOCAL, remote_stamp(row, run.modified_attr)):
+            return None  # listed with the skipped records until the CRM record changes again
+        deletions.mark(coupling, deletions.LOCAL, text)
+        coupling.remote_modified_at = remote_stamp(row, run.modified_attr)  # reported as it is
+        raise ValueProblem(text)
 
     # --- writing -------------------------------------------------------------------------------
     def write_creates(self, creates):
@@ -401,7 +406,8 @@ class FromCrm:
 
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_modified_at", RESULT, "last_job_from_crm",
-                  "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error"]
+                  "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error",
+                  "deleted_side"]
         bulk_set(Coupling, couplings, fields)
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
-from couplings_app.sync import rules
+from couplings_app.sync import deletions, rules
 from couplings_app.sync.bulk import bulk_insert, bulk_set
 from couplings_app.sync.compare import remote_date_equal, remote_stamp, same, stamp
 from couplings_app.sync.context import Run, web_name
@@ -176,6 +176,8 @@ class ToCrm:
         if self.unchanged(record, coupling):
             run.counts["unchanged"] += 1
             return None  # nothing to write, not even the coupling
+        if deletions.reported(coupling, deletions.REMOTE, record.modified_at):
+            return None  # listed with the skipped records until the ERP record changes again
         row = rows.get(str(coupling.remote_id).lower())
         if coupling.pending_create:
             if row is not None:  # an earlier run's create reached the CRM: just confirm it
@@ -322,10 +324,11 @@ class ToCrm:
             coupling.remote_id = uuid.uuid4()
             coupling.save(update_fields=["remote_id"])
             return "create", self.payload(record, resolve, create=True)
-        raise ValueProblem(
-            f"{run.local_label(record)} is coupled to a deleted {run.entity} record "
-            f"({coupling.remote_id}). Restore it, or delete the coupling, or set the "
-            f"{self.mapping.name} mapping's deletion-conflict resolution.")
+        text = deletions.message(coupling, label=run.local_label(record), side=deletions.REMOTE,
+                                 mapping_name=self.mapping.name)
+        deletions.mark(coupling, deletions.REMOTE, text)
+        coupling.local_modified_at = record.modified_at  # reported as it is now
+        raise ValueProblem(text)
 
     # --- outcomes ------------------------------------------------------------------------------
     def new_coupling(self, record, new_couplings):
@@ -382,7 +385,8 @@ class ToCrm:
 
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_id", RESULT, "last_job_to_crm", "last_synced_at",
-                  "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error"]
+                  "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error",
+                  "deleted_side"]
         bulk_set(Coupling, couplings, fields)
 
 

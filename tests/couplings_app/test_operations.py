@@ -87,16 +87,6 @@ def test_no_bring_forward_when_the_mapping_disables_it(demo):
     assert Schedule.objects.get(name="sync:CUSTOMER").next_run == later
 
 
-def test_a_deleted_erp_record_loses_its_coupling(crm, demo):
-    match_based_coupling(demo["CUSTOMER"], client=crm)
-    coupling = Coupling.objects.filter(local_model="erp_app.customer").first()
-    customer = Customer.objects.get(pk=coupling.local_id)
-    customer.posted_invoices.all().delete()
-    customer.delete()
-    assert not Coupling.objects.filter(pk=coupling.pk).exists()
-    assert crm.get("accounts", str(coupling.remote_id))  # the CRM record is left alone
-
-
 def test_enqueued_jobs_run_through_the_task(crm, demo, monkeypatch):
     from django_q.conf import Conf
 
