@@ -140,9 +140,9 @@ def price_setup(api, group):
     pcs = api.create("uoms", unit_body("PCS", group["uomscheduleid"]))
     box = api.create("uoms", unit_body("BOX", group["uomscheduleid"]))
     bike = api.create("products", product_body("1000"))
+    eur_ref = f"/transactioncurrencies({eur['transactioncurrencyid']})"
     price_list = api.create("pricelevels", {
-        "name": "Standard",
-        "transactioncurrencyid@odata.bind": f"/transactioncurrencies({eur['transactioncurrencyid']})"})
+        "name": "Standard", "transactioncurrencyid@odata.bind": eur_ref})
     return {"eur": eur, "pcs": pcs, "box": box, "bike": bike, "list": price_list}
 
 
