@@ -2,6 +2,12 @@
 
 Records are created only when missing (by their code or number), so running it again changes
 nothing and moves no `modified_at`: a second run never makes work for the synchronization.
+
+`size`: besides the demo, at least that many records in the table of every default mapping
+that starts in the ERP (customers with their company and person contacts, vendors, items,
+resources, customer price groups with their sales prices, posted sales invoices), all made in
+bulk, for size tests. The records added this way have salespeople and purchasers the CRM knows,
+so they synchronize; the demo's own deliberate failures stay as they are.
 """
 
 import random
@@ -215,8 +221,9 @@ def _address(rng: random.Random) -> dict:
 
 
 @transaction.atomic
-def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
+def seed_erp(customers: int = 40, seed: int = 2026, size: int = 0) -> dict[str, int]:
     rng = random.Random(seed)
+    customers = max(customers, size)
     people = _ensure(
         m.Salesperson,
         "code",
@@ -423,12 +430,197 @@ def seed_erp(customers: int = 40, seed: int = 2026) -> dict[str, int]:
         m.SalesPrice.objects.bulk_create(prices)
 
     _seed_invoices(rng, customer_by_no, items)
+    if size:
+        _seed_size(size, people, currencies, units, customer_by_no)
     return {
         "customers": len(customer_by_no),
         "contacts": m.Contact.objects.count(),
-        "vendors": len(vendors),
-        "items": len(items),
+        "vendors": m.Vendor.objects.count() if size else len(vendors),
+        "items": m.Item.objects.count() if size else len(items),
+        **(
+            {
+                "resources": m.Resource.objects.count(),
+                "customer price groups": m.CustomerPriceGroup.objects.count(),
+                "sales prices": m.SalesPrice.objects.count(),
+                "posted sales invoices": m.PostedSalesInvoice.objects.count(),
+            }
+            if size
+            else {}
+        ),
     }
+
+
+# Salespeople and purchasers of the records `size` adds: the ones the CRM's users match.
+SIZE_SELLERS = ["JR", "KH", "LT", "PS"]
+ITEM_WORDS = ["Desk", "Chair", "Lamp", "Table", "Cabinet", "Shelf", "Sofa", "Stool"]
+ITEM_CITIES = ["ATHENS", "PARIS", "LONDON", "ANTWERP", "BERLIN", "ROME", "TOKYO", "MUNICH"]
+
+
+def _seed_size(size: int, people, currencies, units, customer_by_no) -> None:
+    """At least `size` records in each table a default mapping sends to the CRM, in bulk."""
+    rng = random.Random(size)
+    sellers = [people[c] for c in SIZE_SELLERS]
+    terms = m.PaymentTerms.objects.get(code="30 DAYS")
+    _ensure(
+        m.Vendor,
+        "no",
+        [
+            {
+                "no": f"V{i + 1:05d}",
+                "name": company_name(100 + i * 5),
+                **_address(rng),
+                "purchaser": sellers[i % len(sellers)],
+                "currency": [None, currencies["EUR"], None, currencies["USD"]][i % 4],
+                "payment_terms": terms,
+            }
+            for i in range(8, size)  # the demo's first eight keep their purchasers
+        ],
+    )
+    goods = [units[c] for c in ("PCS", "BOX", "KG", "SET")]
+    item_rows = []
+    for k in range(size):
+        price = Decimal(rng.randint(500, 200000)) / 100
+        item_rows.append(
+            {
+                "no": f"ITEM-{k + 1:05d}",
+                "description": f"{ITEM_CITIES[k % 8]} {ITEM_WORDS[(k // 8) % 8]} {k + 1}",
+                "base_unit_of_measure": goods[k % len(goods)],
+                "unit_price": price,
+                "unit_cost": (price * Decimal("0.62")).quantize(Decimal("0.01")),
+                "vendor_no": f"V{k % size + 1:05d}",
+                "vendor_item_no": f"VI-ITEM-{k + 1:05d}",
+                "gross_weight": Decimal(rng.randint(1, 60)),
+                "inventory": Decimal(rng.randint(0, 300)),
+            }
+        )
+    items = _ensure(m.Item, "no", item_rows)
+    _ensure(
+        m.Resource,
+        "no",
+        [
+            {
+                "no": f"RES-{k + 1:05d}",
+                "name": f"{FIRST_NAMES[k % 16]} {SURNAMES[(k // 16) % 12]} {k + 1}",
+                "base_unit_of_measure": units["HOUR"],
+                "unit_price": Decimal(60 + k % 40),
+                "unit_cost": (Decimal(60 + k % 40) * Decimal("0.7")).quantize(Decimal("0.01")),
+            }
+            for k in range(size)
+        ],
+    )
+    groups = _ensure(
+        m.CustomerPriceGroup,
+        "code",
+        [{"code": f"PG{k + 1:05d}", "description": f"Price group {k + 1}"} for k in range(size)],
+    )
+    # One price per group of its own, for an item of its own: each (price list, product) once.
+    priced = set(
+        m.SalesPrice.objects.filter(customer_price_group__code__startswith="PG")
+        .values_list("customer_price_group__code", flat=True)
+    )
+    m.SalesPrice.objects.bulk_create(
+        [
+            m.SalesPrice(
+                item=items[f"ITEM-{k + 1:05d}"],
+                customer_price_group=groups[code],
+                unit_of_measure=items[f"ITEM-{k + 1:05d}"].base_unit_of_measure,
+                unit_price=(items[f"ITEM-{k + 1:05d}"].unit_price * Decimal("0.95")).quantize(
+                    Decimal("0.01")
+                ),
+                starting_date=date(2026, 1, 1),
+            )
+            for k, code in enumerate(f"PG{k + 1:05d}" for k in range(size))
+            if code not in priced
+        ],
+        batch_size=1000,
+    )
+    _seed_size_invoices(size, rng, sellers, customer_by_no, items)
+
+
+def _seed_size_invoices(size, rng, sellers, customer_by_no, items) -> None:
+    """`size` posted invoices of one or two lines, for customers the CRM can hold (their
+    salesperson is one of its users, or none), and the statistics of those customers."""
+    allowed = {p.pk for p in sellers}
+    buyers = [
+        c
+        for c in sorted(customer_by_no.values(), key=lambda c: c.no)
+        if c.salesperson_id is None or c.salesperson_id in allowed
+    ]
+    item_list = [items[f"ITEM-{k + 1:05d}"] for k in range(size)]
+    numbers = [f"PSI-S{k + 1:05d}" for k in range(size)]
+    existing = set(_by_key(m.PostedSalesInvoice, "no", numbers))
+    rows, lines = [], []
+    for k, no in enumerate(numbers):
+        customer = buyers[k % len(buyers)]
+        posting = date(2026, 1, 1) + timedelta(days=rng.randint(0, 300))
+        chosen = [
+            (item_list[(k + j * 7) % size], Decimal(rng.randint(1, 8))) for j in range(1 + k % 2)
+        ]
+        if no in existing:
+            continue
+        total = sum((item.unit_price * qty for item, qty in chosen), Decimal(0))
+        with_vat = (total * Decimal("1.25")).quantize(Decimal("0.01"))
+        rows.append(
+            {
+                "no": no,
+                "sell_to_customer": customer,
+                "posting_date": posting,
+                "due_date": posting + timedelta(days=30),
+                "currency": customer.currency,
+                "salesperson": customer.salesperson,
+                "amount": total,
+                "amount_including_vat": with_vat,
+                "remaining_amount": Decimal(0) if k % 3 == 0 else with_vat,
+            }
+        )
+        lines.append(chosen)
+    if not rows:
+        return
+    created = _ensure(m.PostedSalesInvoice, "no", rows)
+    m.PostedSalesInvoiceLine.objects.bulk_create(
+        [
+            m.PostedSalesInvoiceLine(
+                invoice=created[row["no"]],
+                line_no=(j + 1) * 10000,
+                type=InvoiceLineType.ITEM,
+                item=item,
+                description=item.description,
+                unit_of_measure=item.base_unit_of_measure,
+                quantity=qty,
+                unit_price=item.unit_price,
+                line_amount=item.unit_price * qty,
+            )
+            for row, chosen in zip(rows, lines, strict=True)
+            for j, (item, qty) in enumerate(chosen)
+        ],
+        batch_size=1000,
+    )
+    _refresh_statistics({row["sell_to_customer"].pk for row in rows})
+
+
+def _refresh_statistics(customer_ids) -> None:
+    """Customer.refresh_statistics for many customers: a few queries, not two per customer."""
+    from django.db.models import Sum
+
+    customers = []
+    for chunk in _chunks(sorted(customer_ids), 900):
+        totals = {
+            row["sell_to_customer"]: row
+            for row in m.PostedSalesInvoice.objects.filter(sell_to_customer__in=chunk)
+            .values("sell_to_customer")
+            .annotate(total=Sum("amount_including_vat"), open=Sum("remaining_amount"))
+        }
+        for customer in m.Customer.objects.filter(pk__in=chunk):
+            row = totals.get(customer.pk, {})
+            customer.sales_lcy = row.get("total") or Decimal(0)
+            customer.balance_lcy = row.get("open") or Decimal(0)
+            customers.append(customer)
+    m.Customer.objects.bulk_update(customers, ["sales_lcy", "balance_lcy"], batch_size=500)
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _seed_invoices(rng, customer_by_no, items):

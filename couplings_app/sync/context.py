@@ -9,6 +9,7 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import router
 from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
@@ -180,7 +181,10 @@ def prefetch(records, paths) -> list:
         for depth, name in enumerate(names):
             if not level:
                 break
-            field = level[0]._meta.get_field(name)
+            try:
+                field = level[0]._meta.get_field(name)
+            except FieldDoesNotExist:  # not a relation: reading the record reports it
+                break
             if not (field.concrete and (field.many_to_one or field.one_to_one)):
                 rest = "__".join(names[depth:])
                 for chunk in in_chunks(level):

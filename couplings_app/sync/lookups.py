@@ -1,4 +1,5 @@
-"""References translated through couplings, loaded once per page (never per record).
+"""References translated through couplings, loaded once per page (never per record), in IN
+lists of a bounded size (a page of 5,000 invoices may name 5,000 customers).
 
 A customer's salesperson becomes the account's owner through the couplings of SALESPEOPLE; a
 CRM account's owner becomes the customer's salesperson the same way back.
@@ -7,6 +8,7 @@ CRM account's owner becomes the customer's salesperson the same way back.
 from collections import defaultdict
 
 from couplings_app.models import Coupling
+from couplings_app.sync.context import in_chunks, prefetch
 from mappings_app.validation import LOOKUP, REMOTE_KINDS
 from mappings_app.values import local_value, remote_value
 
@@ -23,18 +25,23 @@ class ToCrmLookups:
 
     def __init__(self, run, records):
         wanted = defaultdict(set)
-        for fm in lookup_fields(run):
+        fields = lookup_fields(run)
+        # The related records these paths reach, loaded for the whole page unless the page
+        # already holds them (a caller that did not prefetch would read them one by one).
+        prefetch(records, sorted({fm.local_field.replace(".", "__") for fm in fields}))
+        for fm in fields:
             for record in records:
                 related = local_value(record, fm.local_field)
                 if related is not None:
                     wanted[fm.lookup_mapping].add(related.pk)
         self.ids = {}
         for target, pks in wanted.items():
-            rows = Coupling.objects.filter(
-                local_model=target.local_model, remote_entity=target.remote_entity,
-                local_id__in=pks, pending_create=False,
-            ).values_list("local_id", "remote_id")
-            self.ids.update(((target.pk, local_id), remote_id) for local_id, remote_id in rows)
+            for chunk in in_chunks(pks):
+                rows = Coupling.objects.filter(
+                    local_model=target.local_model, remote_entity=target.remote_entity,
+                    local_id__in=chunk, pending_create=False,
+                ).values_list("local_id", "remote_id")
+                self.ids.update(((target.pk, local_id), remote_id) for local_id, remote_id in rows)
 
     def __call__(self, mapping, record):
         return self.ids.get((mapping.pk, record.pk))
@@ -52,10 +59,12 @@ class FromCrmLookups:
                     wanted[fm.lookup_mapping].add(str(value).lower())
         self.records = {}
         for target, remote_ids in wanted.items():
-            pairs = dict(Coupling.objects.filter(
-                remote_entity=target.remote_entity, local_model=target.local_model,
-                remote_id__in=remote_ids, pending_create=False,
-            ).values_list("remote_id", "local_id"))
+            pairs = {}
+            for chunk in in_chunks(remote_ids):
+                pairs.update(Coupling.objects.filter(
+                    remote_entity=target.remote_entity, local_model=target.local_model,
+                    remote_id__in=chunk, pending_create=False,
+                ).values_list("remote_id", "local_id"))
             model = target.local_model_class
             found = model._default_manager.in_bulk(set(pairs.values())) if pairs else {}
             for remote_id, local_id in pairs.items():
