@@ -224,7 +224,9 @@ class TableMapping(models.Model):
         "each uncoupled record.",
     )
     local_filter = models.TextField(
-        "Table Filter", blank=True, help_text="e.g. type = person AND company != empty"
+        "Table Filter",
+        blank=True,
+        help_text="Only the ERP records that match are synchronized; empty: every record.",
     )
     remote_filter = models.TextField(
         "Integration Table Filter",

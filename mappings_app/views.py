@@ -43,6 +43,8 @@ from mappings_app.forms import (
     RuleTestForm,
     TableMappingForm,
     TransformationRuleForm,
+    table_filter_hint,
+    table_filter_hints,
 )
 from mappings_app.models import Connection, TableMapping, TransformationRule
 from mappings_app.order import sync_order
@@ -333,6 +335,7 @@ def tablemapping_detail(request, pk):
             "mapping": mapping,
             "tabs": tabs,
             "lookups": lookups,
+            "filter_hint": table_filter_hint(mapping.local_model_class),
             "field_count": mapping.field_mappings.count(),
             "perms_tm": _perms(request.user, "tablemapping"),
         },
@@ -354,10 +357,13 @@ def _tablemapping_form(request, mapping):
             messages.success(request, f"Saved table mapping {saved.name}.")
             return redirect(saved)
         messages.error(request, "Nothing was saved: correct the fields marked below.")
+    hints = table_filter_hints()
+    table = request.POST.get("local_model") if request.method == "POST" else mapping.local_model
     return render(
         request,
         "mappings_app/tablemapping_form.html",
-        {"form": form, "mapping": mapping if mapping.pk else None, "tabs": _form_tabs(form)},
+        {"form": form, "mapping": mapping if mapping.pk else None, "tabs": _form_tabs(form),
+         "filter_hint": hints.get(table or ""), "filter_hints": hints},
     )
 
 

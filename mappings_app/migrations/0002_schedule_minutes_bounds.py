@@ -13,6 +13,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterField(
             model_name='tablemapping',
+            name='local_filter',
+            field=models.TextField(blank=True, help_text='Only the ERP records that match are synchronized; empty: every record.', verbose_name='Table Filter'),
+        ),
+        migrations.AlterField(
+            model_name='tablemapping',
             name='schedule_minutes',
             field=models.PositiveIntegerField(default=30, help_text='How often its job queue entry runs: 1 to 10,080 (a week).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10080)], verbose_name='No. of Minutes between Runs'),
         ),
