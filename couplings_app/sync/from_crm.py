@@ -5,6 +5,7 @@ query per lookup field, then `bulk_create` / `bulk_update` in a savepoint (a rec
 refuses is retried alone, so it fails alone) and the couplings saved in bulk.
 """
 
+import logging
 import re
 
 from django.db import DatabaseError, transaction
@@ -30,6 +31,7 @@ from mappings_app.values import (
     to_local,
 )
 
+logger = logging.getLogger(__name__)
 RESULT = "last_result_from_crm"
 SERIES = re.compile(r"#+")
 
@@ -315,8 +317,8 @@ class FromCrm:
         for (row, record), error in zip(creates, written, strict=True):
             if error is not None:
                 run.fail(f"{run.remote_label(row)}: the ERP refused the new "
-                         f"{run.table_caption.lower()}: {error}", remote_id=str(row[run.key]),
-                         remote_label=run.remote_label(row), detail=repr(error))
+                         f"{run.table_caption.lower()}: {refusal(record, error)}",
+                         remote_id=str(row[run.key]), remote_label=run.remote_label(row))
                 self.hold_watermark(row)
                 continue
             run.counts["inserted"] += 1
@@ -370,12 +372,12 @@ class FromCrm:
             lambda obj: obj.save())
         for (row, coupling, record, _), error in zip(updates, written, strict=True):
             if error is not None:
-                run.fail(f"{run.local_label(record)}: the ERP refused the change: {error}",
+                why = refusal(record, error)
+                run.fail(f"{run.local_label(record)}: the ERP refused the change: {why}",
                          local_id=record.pk, local_label=run.local_label(record),
-                         remote_id=str(row[run.key]), remote_label=run.remote_label(row),
-                         detail=repr(error))
+                         remote_id=str(row[run.key]), remote_label=run.remote_label(row))
                 setattr(coupling, RESULT, SyncResult.FAILURE)
-                coupling.last_error = str(error)[:2000]
+                coupling.last_error = why[:2000]
                 continue
             run.counts["modified"] += 1
             coupling.skipped = False
@@ -459,6 +461,33 @@ def _bulk_or_one_by_one(objs, bulk, one):
         except (DatabaseError, ValueError) as exc:
             errors.append(exc)
     return errors
+
+
+def refusal(record, error) -> str:
+    """Why the ERP's database refused a record, as a person reads it: which unique value is
+    taken and what to do; never the database's own text (that goes to the server log)."""
+    logger.warning("the ERP refused %s %s: %s", record._meta.label, record.pk, error)
+    model = type(record)
+    for field in model._meta.concrete_fields:
+        if not field.unique or field.primary_key:
+            continue
+        value = getattr(record, field.attname)
+        if value in (None, ""):
+            continue
+        taken = model._default_manager.filter(**{field.attname: value})
+        if record.pk is not None:
+            taken = taken.exclude(pk=record.pk)
+        other = taken.first()
+        if other is not None:
+            return (f"{field.verbose_name} {value!r} is already used by "
+                    f"{model._meta.verbose_name} {record_key(other)}. If they are the same, "
+                    "couple them (Set Up Coupling or Match-Based Coupling); otherwise change "
+                    "the value on one side.")
+    if isinstance(error, ValueError):
+        return f"a value does not fit the ERP's {model._meta.verbose_name}: {error}."
+    return ("the ERP's database refused it (a required value is missing, or a value is too "
+            "long or out of range). Check the record's values in the CRM; the server log has "
+            "the details.")
 
 
 def _attname(fm):

@@ -26,6 +26,10 @@ from mappings_app.values import ValueProblem
 ITEMS_PRICE_LIST_NAME = "Business Central items"
 
 
+class RuleStopped(Exception):
+    """A rule that cannot go on for the whole run (the message says which and what to do)."""
+
+
 def _is(run, model: str, entity: str) -> bool:
     return run.mapping.local_model == model and run.entity == entity
 
@@ -173,7 +177,7 @@ def ensure_items_price_list(run) -> str:
         local_id__in=_currency_ids(lcy), pending_create=False).first()
     if coupling is None:
         name = currency.name if currency else "CURRENCY"
-        raise ValueError(f"The items' price list needs the local currency {lcy} coupled to a CRM "
+        raise RuleStopped(f"The items' price list needs the local currency {lcy} coupled to a CRM "
                          f"currency. Synchronize the {name} mapping first.")
     client.create("pricelevels", {
         "name": ITEMS_PRICE_LIST_NAME,
@@ -250,7 +254,7 @@ def remote_template(run) -> dict:
             local_model=mapping.local_model, local_id=local.pk, remote_entity=target,
             pending_create=False).first() if local else None
         if coupling is None:
-            raise ValueError(
+            raise RuleStopped(
                 f"The {run.mapping.name} mapping's CRM template sets {name} to {value!r}, which "
                 f"is not coupled to a CRM {target}. Synchronize "
                 f"{mapping.name if mapping else 'its mapping'} first.")

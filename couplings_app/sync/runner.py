@@ -199,9 +199,16 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         message = scrub(f"The CRM did not answer as expected, so the job stopped: {exc}. "
                         "Records done so far are kept; the next run goes on from there.")
         logger.warning("sync job %s failed: %s", job.pk, message)
-    except Exception as exc:  # noqa: BLE001 - a job never dies silently
+    except rules.RuleStopped as exc:
+        status, message = JobStatus.FAILED, scrub(str(exc))
+        logger.warning("sync job %s stopped: %s", job.pk, message)
+    except Exception:  # noqa: BLE001 - a job never dies silently
         status = JobStatus.FAILED
-        message = scrub(f"The job stopped on an unexpected error: {type(exc).__name__}: {exc}")
+        # What a person reads names no exception: the server log has it, under the job's number.
+        message = (f"The job stopped on an unexpected problem (logged on the server as sync job "
+                   f"{job.pk}). Records done so far are kept; the next run goes on from there. If "
+                   "it happens again, check the mapping's field mappings and filters, and the "
+                   "server log.")
         logger.exception("sync job %s failed", job.pk)
     # Also when a page was cut short: its failed records' couplings already say "failed", so
     # their errors must be in the log.
