@@ -328,6 +328,10 @@ class FromCrm:
                                 local_id=record.pk, remote_entity=run.entity,
                                 remote_id=row[run.key])
             self.mark_ok(coupling, record, row)
+            if self.mapping.direction == Direction.BIDIRECTIONAL:
+                # What the ERP gave the new record itself (its No. from the series, defaults of
+                # the template) is the ERP's to send: the next run to the CRM compares it.
+                coupling.local_modified_at = None
             couplings.append(coupling)
         bulk_insert(Coupling, couplings, keys=False)
 
@@ -392,6 +396,7 @@ class FromCrm:
         coupling.last_job_from_crm = self.run.job
         coupling.last_synced_at = timezone.now()
         coupling.last_error = ""
+        _settled(coupling)
 
     def skip(self, coupling, record, row, changed):
         self.run.counts["skipped"] += 1
@@ -461,6 +466,13 @@ def _bulk_or_one_by_one(objs, bulk, one):
         except (DatabaseError, ValueError) as exc:
             errors.append(exc)
     return errors
+
+
+def _settled(coupling):
+    """Both sides agree now: a conflict listed earlier is over (a deleted side is not)."""
+    if coupling.skipped and not coupling.deleted_side:
+        coupling.skipped = False
+        coupling.conflict_local = coupling.conflict_remote = None
 
 
 def refusal(record, error) -> str:

@@ -346,6 +346,9 @@ class ToCrm:
         coupling.last_job_to_crm = self.run.job
         coupling.last_synced_at = timezone.now()
         coupling.last_error = ""
+        if coupling.skipped and not coupling.deleted_side:  # both sides agree: no conflict now
+            coupling.skipped = False
+            coupling.conflict_local = coupling.conflict_remote = None
         if confirm:
             coupling.pending_create = False
 
