@@ -7,6 +7,7 @@ from couplings_app.sync.coupling import CouplingRefused, match_based_coupling, m
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 from mappings_app.order import sync_order
+from syncadmin.migrated import require_migrated
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
                             help="List what would be coupled; couple nothing.")
 
     def handle(self, *args, mapping, dry_run, **options):
+        require_migrated()
         names = set(mapping or [])
         unknown = names - set(TableMapping.objects.values_list("name", flat=True))
         if unknown:

@@ -11,6 +11,7 @@ from mappings_app.choices import Direction
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 from mappings_app.order import sync_order
+from syncadmin.migrated import require_migrated
 
 DIRECTIONS = {"to": Direction.TO_CRM, "from": Direction.FROM_CRM}
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the jobs as JSON.")
 
     def handle(self, *args, mapping, full, modified, direction, json: bool, **options):
+        require_migrated()
         if mapping:
             found = {m.name: m for m in TableMapping.objects.filter(name__in=mapping)}
             missing = [name for name in mapping if name not in found]

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dataverse.errors import DataverseError
 from mappings_app.defaults import BY_NAME, apply_default_setup
 from mappings_app.metadata import MetadataUnavailable
+from syncadmin.migrated import require_migrated
 
 
 class Command(BaseCommand):
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, names, **options):
+        require_migrated()
         unknown = [n for n in names if n not in BY_NAME]
         if unknown:
             raise CommandError(
