@@ -64,3 +64,21 @@ def test_a_new_mapping_asks_for_the_table_first(admin_client):
 
 def test_a_table_without_model_has_no_hint():
     assert table_filter_hint(None) is None
+
+
+def test_the_list_keeps_its_columns_in_less_width(admin_client):
+    """Checked at 1,400 px with a browser: every column shows, nothing scrolls sideways. Here:
+    the columns are all there, a watermark is date over time, the row menu is one small button."""
+    from django.utils import timezone
+
+    mapping = make("SALESPRC-PRODUCTPRICE", "erp_app.salesprice", "productpricelevel")
+    TableMapping.objects.filter(pk=mapping.pk).update(local_synced_until=timezone.now())
+    html = admin_client.get(reverse("mappings:tablemapping_list")).content.decode()
+    for caption in ("Order", "Name", "Table", "Integration Table", "Direction",
+                    "Synch. Only Coupled Records", "Table Filter", "Integration Table Filter",
+                    "Synch. Modified On Filter", "Synch. Int. Tbl. Mod. On Fltr.", "Enabled",
+                    "No. of Errors", "No. of Skipped", "Priority"):
+        assert f">{caption}<" in html, caption
+    day = timezone.localtime(timezone.now()).strftime("%Y-%m-%d")
+    assert re.search(rf'<span class="text-nowrap" title="[^"]+">{day}</span><br>', html)
+    assert 'aria-label="Actions on SALESPRC-PRODUCTPRICE" title="Actions">&#8943;</button>' in html
