@@ -10,8 +10,9 @@ database: SQLite, or PostgreSQL when DATABASE_URL says so.
 What must hold: every job succeeds; no job's message and no record's error says anything about
 the size of a query; every ERP record a mapping should create in the CRM is coupled, except
 those whose error is one of the demo's deliberate failures (a salesperson the CRM has no user
-for, and what depends on it; a currency without an ISO code); and a modified-records run right
-after writes nothing.
+for, and what depends on it; a currency without an ISO code); and of two modified-records runs
+after it, the first sends only what the ERP gave the records created from the CRM, the second
+writes nothing.
 """
 
 import io
@@ -140,20 +141,31 @@ def test_every_default_mapping_synchronizes_at_size(crm_app, capsys):
                 f"{mapping.name}: {len(uncoupled)} of {total} not coupled\n{report}")
             assert job.inserted + job.modified >= SIZE - allowed, report
 
-    # 3. Right after, a modified-records run finds nothing to write.
-    before = full[-1].pk
-    _, timings["sync (modified)"] = run("sync")
-    again = jobs_after(before)
-    report_again = describe(again)
-    assert again and [j for j in again if j.status != JobStatus.SUCCEEDED] == [], report_again
-    assert size_problems(again) == [], report_again
-    wrote = [(j.mapping_name, j.direction, j.counters()) for j in again
-             if j.inserted or j.modified or j.deleted or j.coupled or j.uncoupled]
-    assert wrote == [], report_again
-    for job in again:  # what fails again is what failed before: the deliberate failures
-        first = next(f for f in full if (f.mapping_name, f.direction) ==
-                     (job.mapping_name, job.direction))
-        assert job.failed <= first.failed, report_again
+    # 3. The modified-records run right after sends the CRM only what the ERP gave the
+    # records the full run created from the CRM (their No., template defaults); the one
+    # after that writes nothing.
+    created_from_crm = {j.mapping_name: j.inserted for j in full
+                        if j.direction == Direction.FROM_CRM}
+    last = full[-1].pk
+    for number in (1, 2):
+        _, timings[f"sync (modified) #{number}"] = run("sync")
+        again = jobs_after(last)
+        last = again[-1].pk if again else last
+        report_again = describe(again)
+        assert again and [j for j in again if j.status != JobStatus.SUCCEEDED] == [], \
+            report_again
+        assert size_problems(again) == [], report_again
+        allowed = created_from_crm if number == 1 else {}
+        wrote = [(j.mapping_name, j.direction, j.counters()) for j in again
+                 if j.inserted or j.deleted or j.coupled or j.uncoupled
+                 or j.modified > (allowed.get(j.mapping_name, 0)
+                                  if j.direction == Direction.TO_CRM else 0)]
+        assert wrote == [], f"modified run #{number} wrote:\n{report_again}"
+        for job in again:  # what fails again is what failed before: the deliberate failures
+            first = next(f for f in full if (f.mapping_name, f.direction) ==
+                         (job.mapping_name, job.direction))
+            assert job.failed <= first.failed, report_again
+        report += f"\n  modified run #{number}:\n{report_again}"
 
     with capsys.disabled():
         print(f"\nEvery default mapping at {SIZE} records "
