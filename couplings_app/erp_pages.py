@@ -51,9 +51,12 @@ class CrmExtension(PageExtension):
         couplings = Coupling.objects.filter(local_model=first.local_model,
                                             remote_entity=first.remote_entity,
                                             local_id=OuterRef("pk"))
+        # One coupling per record and entity (a unique constraint): its fields as subqueries.
         return queryset.annotate(
             crm_coupled=Exists(couplings),
             crm_remote_id=Subquery(couplings.values("remote_id")[:1]),
+            crm_pending=Exists(couplings.filter(pending_create=True)),
+            crm_deleted_side=Subquery(couplings.values("deleted_side")[:1]),
             crm_skipped=Exists(couplings.filter(skipped=True)),
             crm_failed=Exists(couplings.filter(last_result_to_crm=SyncResult.FAILURE))
             | Exists(couplings.filter(last_result_from_crm=SyncResult.FAILURE)),
@@ -63,14 +66,29 @@ class CrmExtension(PageExtension):
         if not mappings_for(request, page.model):
             return filterset_class
 
+        from couplings_app import services
+
+        first = mappings_for(request, page.model)[0]
+
         def coupled(queryset, name, value):
-            if value in ("yes", "no"):
-                return queryset.filter(crm_coupled=value == "yes")
-            return queryset
+            # "Yes" is a coupling whose CRM record exists: not one still to be created, nor
+            # one whose counterpart is known deleted (those have their own choice).
+            if value == "no":
+                return queryset.filter(crm_coupled=False)
+            keys = {"yes": services.COUPLED}
+            key = keys.get(value, value)
+            if key not in services.STATES or key == services.NOT_COUPLED:
+                return queryset
+            return queryset.filter(Exists(Coupling.objects.filter(
+                services.state_q(key), local_model=first.local_model,
+                remote_entity=first.remote_entity, local_id=OuterRef("pk"))))
 
         field = django_filters.ChoiceFilter(
             label="Coupled to Dynamics 365 Sales", method=lambda qs, n, v: coupled(qs, n, v),
-            choices=[("yes", "Yes"), ("no", "No")], empty_label="Any")
+            choices=[("yes", "Yes"), ("no", "No"),
+                     (services.NOT_CREATED, services.STATES[services.NOT_CREATED].label),
+                     (services.CRM_DELETED, services.STATES[services.CRM_DELETED].label)],
+            empty_label="Any")
         return type(f"Crm{filterset_class.__name__}", (filterset_class,), {"coupled": field})
 
     def extra_columns(self, page, request):
@@ -94,10 +112,11 @@ class CrmExtension(PageExtension):
         entries = []
         for mapping in mappings:
             coupling = couplings.get(mapping.remote_entity)
+            state = services.coupling_state(coupling)
             entries.append({
-                "mapping": mapping, "coupling": coupling,
+                "mapping": mapping, "coupling": coupling, "state": state,
                 "crm_url": services.crm_url(mapping.remote_entity_set, coupling.remote_id)
-                if coupling else None,
+                if state.links_crm else None,
             })
         return {"crm_entries": entries, "crm": _perms(request)}
 

@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q
 from django.forms import HiddenInput
 
+from couplings_app import services
 from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
 from couplings_app.models import Coupling, SyncError, SyncJob
 from mappings_app.choices import Direction
@@ -57,6 +58,8 @@ class SyncErrorFilterSet(django_filters.FilterSet):
 
 RESULTS = [("success", "Success"), ("failure", "Failure")]
 YES_NO = [("yes", "Yes"), ("no", "No")]
+# Every state but "Not coupled" (a coupling always couples something).
+STATES = [(k, label) for k, label in services.STATE_CHOICES if k != services.NOT_COUPLED]
 
 
 class ByJob(django_filters.FilterSet):
@@ -72,11 +75,15 @@ class CouplingFilterSet(ByJob):
     result = django_filters.ChoiceFilter(choices=RESULTS, method="by_result",
                                          label="Last Synch. Result")
     skipped = django_filters.ChoiceFilter(choices=YES_NO, method="by_skipped")
+    state = django_filters.ChoiceFilter(choices=STATES, method="by_state", label="State")
 
     class Meta:
         model = Coupling
-        fields = ["mapping", "result", "skipped"]
+        fields = ["mapping", "state", "result", "skipped"]
         form = FilterForm
+
+    def by_state(self, queryset, name, value):
+        return queryset.filter(services.state_q(value)) if value else queryset
 
     def by_skipped(self, queryset, name, value):
         return queryset.filter(skipped=value == "yes") if value else queryset
@@ -89,7 +96,8 @@ class CouplingFilterSet(ByJob):
             last_result_to_crm="", last_result_from_crm="")
 
 
-KINDS = [("conflict", "Conflict"), ("failed", "Failed"), ("deleted", "Record deleted")]
+KINDS = [("conflict", "Conflict"), ("failed", "Failed"), ("not_created", "Creation failed"),
+         ("deleted", "Record deleted")]
 
 
 class SkippedFilterSet(ByJob):
@@ -109,6 +117,8 @@ class SkippedFilterSet(ByJob):
                                    Q(conflict_remote__isnull=False))
         if value == "failed":
             return queryset.filter(failed)
+        if value == "not_created":
+            return queryset.filter(failed, pending_create=True)
         if value == "deleted":
             return queryset.exclude(deleted_side="")
         return queryset

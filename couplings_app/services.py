@@ -61,6 +61,91 @@ def crm_url(entity_set: str, remote_id, connection: Connection | None = None) ->
     return f"{origin}/main.aspx?pagetype=entityrecord&etn={entity}&id={remote_id}"
 
 
+# --- what a coupling is, as every page says it -----------------------------------------------
+@dataclass(frozen=True)
+class CouplingState:
+    """The one answer every page gives about a record's coupling: what it reads, its colour,
+    and whether the CRM record may be linked (it exists, as far as the log knows)."""
+
+    key: str
+    label: str
+    color: str
+    links_crm: bool
+    links_erp: bool = True
+    title: str = ""
+
+    @property
+    def coupled(self) -> bool:
+        return self.key != NOT_COUPLED
+
+    def __str__(self):
+        return self.label
+
+
+NOT_COUPLED, COUPLED, NOT_CREATED, CRM_DELETED, ERP_DELETED = (
+    "none", "coupled", "pending", "crm_deleted", "erp_deleted")
+STATES = {
+    NOT_COUPLED: CouplingState(NOT_COUPLED, "Not coupled", "light", links_crm=False),
+    COUPLED: CouplingState(COUPLED, "Coupled", "success", links_crm=True),
+    NOT_CREATED: CouplingState(
+        NOT_CREATED, "Not created yet", "secondary", links_crm=False,
+        title="The CRM record was to be created with the next run: its creation failed or was "
+              "never confirmed. It does not exist in the CRM yet."),
+    CRM_DELETED: CouplingState(
+        CRM_DELETED, "CRM record deleted", "warning", links_crm=False,
+        title="The coupled CRM record was deleted. Restore it, delete this record too, or "
+              "delete the coupling (Coupled Data Synchronization Errors)."),
+    ERP_DELETED: CouplingState(
+        ERP_DELETED, "ERP record deleted", "warning", links_crm=True, links_erp=False,
+        title="The coupled ERP record was deleted. Restore it, delete the CRM record too, or "
+              "delete the coupling (Coupled Data Synchronization Errors)."),
+}
+# The choices of the pages' state filters, in the order they are offered.
+STATE_CHOICES = [(key, STATES[key].label) for key in
+                 (COUPLED, NOT_CREATED, CRM_DELETED, ERP_DELETED, NOT_COUPLED)]
+
+
+def coupling_state(coupling=None, *, exists=None, pending=False, deleted_side="") -> CouplingState:
+    """The state of a coupling (a Coupling, or the fields of one a list annotated: `exists`,
+    `pending`, `deleted_side`). None, or exists=False, is "Not coupled". A coupling whose CRM
+    record was never created (pending_create: the id was chosen before sending) is "Not created
+    yet", never "Coupled"; one whose counterpart is known deleted says which side."""
+    if coupling is not None:
+        exists, pending, deleted_side = True, coupling.pending_create, coupling.deleted_side
+    if not exists:
+        return STATES[NOT_COUPLED]
+    if pending:
+        return STATES[NOT_CREATED]
+    if deleted_side == "remote":
+        return STATES[CRM_DELETED]
+    if deleted_side == "local":
+        return STATES[ERP_DELETED]
+    return STATES[COUPLED]
+
+
+def state_q(key: str, prefix: str = "") -> Q:
+    """The couplings in a state, as a filter on Coupling (or on a relation to it: `prefix`)."""
+    def q(**kw):
+        return Q(**{prefix + k: v for k, v in kw.items()})
+
+    if key == NOT_CREATED:
+        return q(pending_create=True)
+    if key == CRM_DELETED:
+        return q(pending_create=False, deleted_side="remote")
+    if key == ERP_DELETED:
+        return q(pending_create=False, deleted_side="local")
+    if key == COUPLED:
+        return q(pending_create=False, deleted_side="")
+    raise ValueError(key)
+
+
+def coupling_crm_url(coupling, connection: Connection | None = None) -> str | None:
+    """The CRM page of a coupled record: None unless the record exists there (as far as known)."""
+    if coupling is None or not coupling_state(coupling).links_crm or coupling.mapping_id is None:
+        return None
+    return crm_url(coupling.mapping.remote_entity_set, coupling.remote_id, connection)
+
+
 def mappings_of(model) -> list[TableMapping]:
     return list(TableMapping.objects.filter(local_model=model._meta.label_lower)
                 .order_by("priority", "name"))
@@ -83,24 +168,84 @@ class Candidate:
     coupled_to: int | None  # the ERP record id it is coupled to, if any
 
 
+@dataclass
+class SearchResult:
+    candidates: list
+    more: bool  # more records match than are shown: the user narrows the search
+
+
+def _odata_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
 def search_crm(mapping, client, text: str = "", limit: int = SEARCH_LIMIT) -> list[Candidate]:
-    """CRM records of the mapping's entity (within its filter) whose name contains `text`."""
+    return search_crm_records(mapping, client, text, limit).candidates
+
+
+def search_crm_records(mapping, client, text: str = "", limit: int = SEARCH_LIMIT,
+                       include=None) -> SearchResult:
+    """CRM records of the mapping's entity (within its filter) found by the CRM itself: names
+    that start with or contain `text` ($filter startswith/contains, so any record is found, not
+    only those of a first page), or the record whose id `text` is. `include`: a record id shown
+    first whatever the search (the one coupled now)."""
+    import uuid
+
     primary = metadata.entity(mapping.remote_entity).primary_name
     clauses = [f"({mapping.remote_filter})"] if mapping.remote_filter.strip() else []
-    text = text.strip()
-    if text and primary:
-        clauses.append(f"contains({primary},'{text.replace(chr(39), chr(39) * 2)}')")
+    text = " ".join(text.split())[:100]
+    if text:
+        try:
+            wanted = uuid.UUID(text)
+        except ValueError:
+            wanted = None
+        if wanted is not None:
+            clauses.append(f"{mapping.remote_key} eq {wanted}")
+        elif primary:
+            quoted = _odata_text(text)
+            clauses.append(f"(startswith({primary},'{quoted}') or contains({primary},'{quoted}'))")
     select = [mapping.remote_key] + ([primary] if primary else [])
     rows = next(iter(client.iter_pages(mapping.remote_entity_set, select=select,
                                        filter=" and ".join(clauses) or None,
-                                       orderby=primary or None, top=limit,
-                                       page_size=limit)), [])
+                                       orderby=primary or None, top=limit + 1,
+                                       page_size=limit + 1)), [])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if text and primary:
+        # Names that start with the text first, then those that contain it.
+        folded = text.casefold()
+        rows.sort(key=lambda r: not str(r.get(primary) or "").casefold().startswith(folded))
+    if include:
+        include = str(include).lower()
+        if include not in {str(r[mapping.remote_key]).lower() for r in rows}:
+            found = client.get_many(mapping.remote_entity_set, mapping.remote_key, [include],
+                                    select=select)
+            rows = list(found.values()) + rows
     ids = [str(r[mapping.remote_key]).lower() for r in rows]
     taken = {str(remote).lower(): local for remote, local in Coupling.objects.filter(
         remote_entity=mapping.remote_entity, local_model=mapping.local_model,
         remote_id__in=ids).values_list("remote_id", "local_id")}
-    return [Candidate(id=i, name=str(r.get(primary) or i), coupled_to=taken.get(i))
-            for i, r in zip(ids, rows, strict=True)]
+    return SearchResult([Candidate(id=i, name=str(r.get(primary) or i), coupled_to=taken.get(i))
+                         for i, r in zip(ids, rows, strict=True)], more)
+
+
+def crm_names(client, entity: str, entity_set: str, key: str, ids) -> dict[str, str]:
+    """The CRM's names of these records ({lower-case id: name}), in one request per 100 ids;
+    records that do not exist are left out. Empty if the entity has no primary name."""
+    ids = [str(i).lower() for i in ids if i]
+    if not ids:
+        return {}
+    primary = metadata.entity(entity).primary_name
+    if not primary:
+        return {}
+    rows = client.get_many(entity_set, key, ids, select=[key, primary])
+    return {str(k).lower(): str(r.get(primary)) for k, r in rows.items() if r.get(primary)}
+
+
+def crm_name(mapping, remote_id, *, client) -> str | None:
+    """The name of one CRM record of the mapping's entity; None if it does not exist."""
+    names = crm_names(client, mapping.remote_entity, mapping.remote_entity_set,
+                      mapping.remote_key, [remote_id])
+    return names.get(str(remote_id).lower())
 
 
 def couple_record(mapping, record, remote_id, *, client, after="", user=None):
@@ -149,6 +294,10 @@ def synchronize_now(mapping, record, direction, *, client, user=None) -> SyncJob
         if coupling is None:
             raise ValueError(f"{label(record)} is not coupled: there is no CRM record to take "
                              "its data from. Set up a coupling first.")
+        if coupling.pending_create:
+            raise ValueError(f"The {mapping.remote_entity} of {label(record)} was not created in "
+                             "the CRM yet: there is no CRM record to take its data from. "
+                             "Synchronize it to the CRM (the ERP's data) first.")
         return synchronize_records(mapping, direction, client=client,
                                    remote_ids=[coupling.remote_id], user=user)
     return synchronize_records(mapping, direction, client=client, local_ids=[record.pk],

@@ -53,14 +53,53 @@ class RecordLinks:
         url = services.local_url(row.local_model, row.local_id)
         return format_html('<a href="{}">{} {}</a>', url, caption, key) if url else key
 
+    def remote_state(self, row):
+        """The coupling state of a row's CRM record: a Coupling's own; for an error, the state
+        of the coupling of its CRM record (one query for the page), or None if there is none."""
+        if isinstance(row, Coupling):
+            return services.coupling_state(row)
+        if not hasattr(self, "_remote_states"):
+            self._remote_states = {}
+            rows = self.page.object_list if hasattr(self, "page") else self.data
+            ids = defaultdict(set)
+            for each in rows:
+                each = getattr(each, "record", each)
+                if each.remote_id:
+                    ids[each.remote_entity].add(each.remote_id)
+            for entity, group in ids.items():
+                for coupling in Coupling.objects.filter(remote_entity=entity,
+                                                        remote_id__in=list(group)).only(
+                        "remote_entity", "remote_id", "local_model", "pending_create",
+                        "deleted_side"):
+                    self._remote_states[(entity, str(coupling.remote_id).lower())] = \
+                        services.coupling_state(coupling)
+        return self._remote_states.get((row.remote_entity, str(row.remote_id).lower()))
+
+    def remote_name(self, row):
+        """The CRM record's name, where the page knows it (an error's label names it unless it
+        is only the entity and the id)."""
+        text = (getattr(row, "remote_label", "") or "").strip()
+        if not text or str(row.remote_id).lower() in text.lower():
+            return None
+        return text
+
     def remote_link(self, row, text=None):
         if not row.remote_id:
             return mark_safe('<span class="text-body-tertiary">—</span>')
-        if getattr(row, "pending_create", False):
-            return mark_safe('<span class="text-body-tertiary">not created yet</span>')
+        state = self.remote_state(row)
+        text = text or self.remote_name(row) or f"{row.remote_entity} {str(row.remote_id)[:8]}…"
+        # A link only to a CRM record known to exist: coupled and not pending, not deleted; an
+        # error's record without a coupling only when the CRM was its source.
+        links = state.links_crm if state is not None else \
+            getattr(row, "direction", "") == "from_crm"
+        if not links:
+            note = state.label if state is not None else "not coupled"
+            return format_html('<span title="{}">{}</span> <span class="badge text-bg-{}" '
+                               'data-state="{}">{}</span>', row.remote_id, text,
+                               state.color if state is not None else "light",
+                               state.key if state is not None else "none", note.lower())
         entity_set = row.mapping.remote_entity_set if row.mapping else ""
         url = services.crm_url(entity_set, row.remote_id, self.connection) if entity_set else None
-        text = text or f"{row.remote_entity} {str(row.remote_id)[:8]}…"
         return format_html('<a href="{}" title="{}">{}</a>', url, row.remote_id, text) \
             if url else text
 
@@ -185,7 +224,7 @@ class SyncErrorTable(RecordLinks, BaseTable):
         return self._sides(record)[1]
 
     def render_direction(self, value):
-        return {"to_crm": "To CRM", "from_crm": "From CRM"}.get(value, value or "—")
+        return {"to_crm": "ERP → CRM", "from_crm": "CRM → ERP"}.get(value, value or "—")
 
 
 def _result(value):
@@ -200,6 +239,7 @@ class CouplingTable(RecordLinks, BaseTable):
     mapping = tables.Column("Table Mapping")
     local = tables.Column("ERP Record", empty_values=(), orderable=False)
     remote = tables.Column("CRM Record", empty_values=(), orderable=False)
+    state = tables.Column("State", empty_values=(), orderable=False, attrs=SMALL)
     last_result_to_crm = tables.Column("To CRM", attrs=SMALL)
     last_result_from_crm = tables.Column("From CRM", attrs=SMALL)
     skipped = tables.BooleanColumn()
@@ -208,10 +248,16 @@ class CouplingTable(RecordLinks, BaseTable):
 
     class Meta(BaseTable.Meta):
         model = Coupling
-        fields = ("pk", "mapping", "local", "remote", "last_result_to_crm",
-                  "last_result_from_crm", "skipped", "pending_create", "last_synced_at",
-                  "last_error")
+        fields = ("pk", "mapping", "local", "remote", "state", "last_result_to_crm",
+                  "last_result_from_crm", "skipped", "last_synced_at", "last_error")
+        sequence = fields
+        exclude = ("pending_create",)
         attrs = {"class": "table table-sm table-hover align-middle small"}
+
+    def render_state(self, record):
+        state = services.coupling_state(record)
+        return format_html('<span class="badge text-bg-{}" data-state="{}" title="{}">{}</span>',
+                           state.color, state.key, state.title, state.label)
 
     def render_local(self, record):
         return self.local_link(record)
@@ -235,13 +281,15 @@ class SkippedTable(CouplingTable):
         fields = ("pk", "mapping", "local", "remote", "reason", "last_result_to_crm",
                   "last_result_from_crm", "last_synced_at", "last_error", "actions")
         sequence = fields
-        exclude = ("skipped", "pending_create")
+        exclude = ("skipped", "pending_create", "state")
 
     def render_reason(self, record):
         if record.deleted_side:
             text, color = f"{record.get_deleted_side_display()} deleted", "warning"
         elif record.conflict_local is not None or record.conflict_remote is not None:
             text, color = "Conflict", "info"
+        elif record.failed and record.pending_create:
+            text, color = "Creation failed", "danger"
         elif record.failed:
             text, color = "Failed", "danger"
         else:

@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_filters.views import FilterView
-from django_q.models import Schedule
 from django_tables2 import SingleTableMixin
 
 from couplings_app import jobqueue, page_tasks, services, tasks
@@ -103,11 +102,13 @@ def record_couple(request, mapping, pk):
         if request.POST.get("create") == "yes":
             return _create_in_crm(request, mapping, record)
         if form.is_valid():
+            remote_id = form.cleaned_data["remote_id"]
             try:
                 with crm_client() as client:
                     _, job = services.couple_record(
-                        mapping, record, form.cleaned_data["remote_id"], client=client,
+                        mapping, record, remote_id, client=client,
                         after=form.cleaned_data["after"], user=request.user)
+                    name = _crm_name_or_none(mapping, remote_id, client)
             except CouplingRefused as exc:
                 messages.error(request, f"{services.label(record)} was not coupled: {exc}")
             except Exception as exc:  # noqa: BLE001 - the CRM's errors, shown not raised
@@ -115,26 +116,53 @@ def record_couple(request, mapping, pk):
                     raise
                 crm_failed(request, exc, "The coupling")
             else:
-                remote_id = form.cleaned_data["remote_id"]
                 messages.success(request, f"{services.label(record)} is coupled to "
-                                          f"{mapping.remote_entity} {remote_id}.")
+                                          f"{_crm_caption(mapping, remote_id, name)}.")
                 if job is not None:
                     _job_outcome(request, job, "Synchronized after coupling")
                 return redirect(record.get_absolute_url())
     text = request.GET.get("q", "")
-    candidates, problem = [], None
+    state = services.coupling_state(coupling)
+    candidates, more, problem, coupled_name = [], False, None, None
     try:
         with crm_client() as client:
-            candidates = services.search_crm(mapping, client, text)
+            found = services.search_crm_records(
+                mapping, client, text,
+                include=coupling.remote_id if coupling is not None and state.links_crm
+                and not text else None)
+            candidates, more = found.candidates, found.more
+            if coupling is not None and state.links_crm:
+                coupled_name = next((c.name for c in candidates
+                                     if c.id == str(coupling.remote_id).lower()), None) \
+                    or _crm_name_or_none(mapping, coupling.remote_id, client)
     except Exception as exc:  # noqa: BLE001
         if not services.is_crm_error(exc):
             raise
         problem = f"The CRM could not be searched: {scrub(str(exc))}"
     return render(request, "couplings_app/record_couple.html", {
         "mapping": mapping, "record": record, "label": services.label(record),
-        "coupling": coupling, "form": form, "q": text, "candidates": candidates,
+        "coupling": coupling, "state": state, "coupled_name": coupled_name,
+        "coupled_url": services.crm_url(mapping.remote_entity_set, coupling.remote_id)
+        if coupling is not None and state.links_crm else None,
+        "form": form, "q": text, "candidates": candidates, "more": more,
+        "limit": services.SEARCH_LIMIT,
         "problem": problem, "can_create": Direction.TO_CRM in mapping.runs,
     })
+
+
+def _crm_name_or_none(mapping, remote_id, client):
+    try:
+        return services.crm_name(mapping, remote_id, client=client)
+    except Exception as exc:  # noqa: BLE001 - a name is a courtesy: the id says it too
+        if not services.is_crm_error(exc):
+            raise
+        return None
+
+
+def _crm_caption(mapping, remote_id, name=None) -> str:
+    """"account Fabrikam Inc." when the CRM's name is known, else the short id."""
+    return f"{mapping.remote_entity} {name}" if name else \
+        f"{mapping.remote_entity} {str(remote_id)[:8]}…"
 
 
 def _create_in_crm(request, mapping, record):
@@ -160,6 +188,8 @@ def record_match(request, mapping, pk):
         with crm_client() as client:
             outcome = match_based_coupling(mapping, client=client, local_ids=[record.pk],
                                            user=request.user)
+            name = _crm_name_or_none(mapping, outcome.coupled[0][1], client) \
+                if outcome.coupled else None
     except CouplingRefused as exc:
         messages.error(request, str(exc))
     except Exception as exc:  # noqa: BLE001
@@ -168,8 +198,9 @@ def record_match(request, mapping, pk):
         crm_failed(request, exc, "Match-based coupling")
     else:
         if outcome.coupled:
+            remote_id = outcome.coupled[0][1]
             messages.success(request, f"{services.label(record)} is coupled to "
-                                      f"{mapping.remote_entity} {outcome.coupled[0][1]}.")
+                                      f"{_crm_caption(mapping, remote_id, name)}.")
         elif outcome.ambiguous:
             messages.warning(request, f"{services.label(record)} matches more than one "
                                       f"{mapping.remote_entity}: choose one with Set Up Coupling.")
@@ -192,7 +223,7 @@ def record_sync(request, mapping, pk):
                 "direction", [])))
         return render(request, "couplings_app/record_sync.html", {
             "mapping": mapping, "record": record, "label": services.label(record),
-            "coupling": coupling,
+            "coupling": coupling, "state": services.coupling_state(coupling),
             "suggested": services.suggested_direction(mapping, record, coupling),
             "next": request.GET.get("next", ""),
         })
@@ -239,11 +270,12 @@ def record_log(request, mapping, pk):
     if coupling is not None:
         job_ids |= {coupling.last_job_to_crm_id, coupling.last_job_from_crm_id} - {None}
     jobs = SyncJob.objects.filter(pk__in=job_ids).order_by("-created_at")
+    state = services.coupling_state(coupling)
     return render(request, "couplings_app/record_log.html", {
         "mapping": mapping, "record": record, "label": services.label(record),
-        "coupling": coupling, "errors": errors, "jobs": jobs,
+        "coupling": coupling, "state": state, "errors": errors, "jobs": jobs,
         "crm_url": services.crm_url(mapping.remote_entity_set, coupling.remote_id)
-        if coupling else None,
+        if state.links_crm else None,
     })
 
 
@@ -253,8 +285,13 @@ def record_crm(request, mapping, pk):
     if not request.user.has_perm(f"erp_app.view_{record._meta.model_name}"):
         raise PermissionDenied
     coupling = services.coupling_of(mapping, record)
+    state = services.coupling_state(coupling)
     if coupling is None:
         messages.warning(request, f"{services.label(record)} is not coupled to a CRM record.")
+        return redirect(record.get_absolute_url())
+    if not state.links_crm:
+        messages.warning(request, f"The {mapping.remote_entity} of {services.label(record)}: "
+                                  f"{state.label.lower()}. {state.title}")
         return redirect(record.get_absolute_url())
     return redirect(services.crm_url(mapping.remote_entity_set, coupling.remote_id))
 
@@ -774,29 +811,7 @@ def skipped_action(request, action):
 
 
 # --- Job Queue Entries ----------------------------------------------------------------------------
-@require_GET
-@permission("couplings_app.view_syncjob")
-def jobqueue_list(request):
-    return render(request, "couplings_app/jobqueue_list.html", {
-        "entries": jobqueue.entries(), "can_manage": request.user.has_perm(JOBQUEUE),
-    })
-
-
-@require_POST
-@permission(JOBQUEUE)
-def jobqueue_action(request, pk, action):
-    schedule = get_object_or_404(Schedule, pk=pk)
-    if action == "hold":
-        jobqueue.hold(schedule, user=request.user)
-        messages.success(request, f"{schedule.name} is on hold: it does not run until set to "
-                                  "Ready.")
-    elif action == "ready":
-        jobqueue.release(schedule)
-        messages.success(request, f"{schedule.name} is ready: it runs within a minute, then "
-                                  "every time its schedule says.")
-    elif action == "run":
-        jobs = jobqueue.run_now(schedule, user=request.user)
-        messages.success(request, f"Queued {schedule.name} ({_queued(jobs)}).")
-    else:
-        raise Http404
-    return back(request, "couplings:jobqueue_list")
+# The page's views live with the entries' logic (couplings_app.jobqueue): captions, Run Now of an
+# entry whose mapping is gone, the editable No. of Minutes between Runs.
+jobqueue_list = jobqueue.jobqueue_list
+jobqueue_action = jobqueue.jobqueue_action

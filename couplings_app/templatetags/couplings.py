@@ -20,6 +20,23 @@ def full_sync_question(context):
 
 
 @register.simple_tag
+def crm_state(row):
+    """The coupling state of an ERP list row (annotated by erp_pages) or of a Coupling."""
+    from couplings_app import services
+
+    if isinstance(row, Coupling):
+        return services.coupling_state(row)
+    return services.coupling_state(exists=getattr(row, "crm_coupled", False),
+                                   pending=getattr(row, "crm_pending", False),
+                                   deleted_side=getattr(row, "crm_deleted_side", "") or "")
+
+
+@register.inclusion_tag("couplings_app/_state_badge.html")
+def state_badge(state):
+    return {"state": state}
+
+
+@register.simple_tag
 def mapping_counts(mapping) -> dict:
     failed = Q(last_result_to_crm=SyncResult.FAILURE) | Q(last_result_from_crm=SyncResult.FAILURE)
     return {

@@ -51,7 +51,9 @@ def test_set_up_coupling_searches_the_crm_and_couples_the_chosen_record(operator
     assert response.status_code == 302
     coupling = Coupling.objects.get(local_model="erp_app.customer", local_id=customer.pk)
     assert str(coupling.remote_id) == chosen.id
-    assert f"is coupled to account {chosen.id}" in said(response)[0]
+    # The account's name, not its GUID.
+    assert f"is coupled to account {chosen.name}." in said(response)[0]
+    assert chosen.id not in said(response)[0]
 
 
 def test_create_new_in_the_crm_couples_a_new_account(operator, synced, crm):
