@@ -353,6 +353,9 @@ def full_sync(request):
                       {"warnings": warnings, "problem": problem,
                        "mappings": [m for m in TableMapping.objects.filter(is_enabled=True)]})
     request.session["full_sync_started"] = timezone.now().isoformat()
+    # What Synch. Only Coupled Records was on each mapping before, for the answer No.
+    request.session["full_sync_only_coupled"] = {
+        str(pk): flag for pk, flag in TableMapping.objects.values_list("pk", "sync_only_coupled")}
     tasks.enqueue_all(full=True, user=request.user)
     messages.success(request, "Queued Run Full Synchronization of every enabled mapping. When it "
                               "has finished, this page asks whether jobs go on creating records.")
@@ -374,15 +377,29 @@ def full_sync_state(request) -> dict:
 @require_POST
 @permission(SYNC)
 def full_sync_answer(request):
+    """The question at the end of a full synchronization. Yes (an administrator's answer: it
+    changes the table mappings) clears Synch. Only Coupled Records on the mappings, so jobs go on
+    creating records for uncoupled ones; No sets it back to what each mapping had before."""
     keep = request.POST.get("keep") == "yes"
     if keep and not request.user.has_perm("mappings_app.change_tablemapping"):
         raise PermissionDenied  # Yes changes the table mappings: an administrator's answer
     request.session.pop("full_sync_started", None)
+    before = request.session.pop("full_sync_only_coupled", None) or {}
     if keep:
         count = keep_creating_new_records(True)
         messages.success(request, f"Synch. Only Coupled Records is cleared on {count} mapping"
                                   f"{'s' if count != 1 else ''}: jobs create records for "
                                   "uncoupled ones.")
+        return redirect("mappings:connection")
+    restored = 0
+    for flag in (True, False):
+        pks = [int(pk) for pk, was in before.items() if was is flag and str(pk).isdigit()]
+        restored += TableMapping.objects.filter(pk__in=pks).exclude(
+            sync_only_coupled=flag).update(sync_only_coupled=flag)
+    if restored:
+        messages.success(request, f"Synch. Only Coupled Records is set back to what it was "
+                                  f"before the full synchronization on {restored} mapping"
+                                  f"{'s' if restored != 1 else ''}.")
     else:
         messages.success(request, "Synch. Only Coupled Records stays as it was on every mapping.")
     return redirect("mappings:connection")

@@ -14,9 +14,13 @@ register = template.Library()
 def full_sync_question(context):
     from couplings_app.views import full_sync_state
 
+    # An inclusion tag renders in a context of its own: the context processors' `perms` is not
+    # in it, so whether the user may answer Yes is decided here.
     request = context.get("request")
     state = full_sync_state(request) if request is not None else {}
-    return {**state, "csrf_token": context.get("csrf_token")}
+    user = getattr(request, "user", None)
+    return {**state, "csrf_token": context.get("csrf_token"),
+            "can_answer_yes": bool(user and user.has_perm("mappings_app.change_tablemapping"))}
 
 
 @register.simple_tag
