@@ -166,7 +166,7 @@ def test_run_now_queues_the_entrys_jobs(operator, mapping):
     schedule = Schedule.objects.get(name="sync:CUSTOMER")
     response = operator.post(reverse("couplings:jobqueue_action", args=[schedule.pk, "run"]))
     assert SyncJob.objects.filter(mapping=mapping, status="queued").count() == 2
-    assert said(response)[0].startswith("Queued sync:CUSTOMER")
+    assert said(response)[0].startswith("Queued CUSTOMER - Dynamics 365 Sales synchronization job")
 
 
 def test_runs_that_find_nothing_put_the_entry_on_hold_with_inactivity_timeout(mapping):
