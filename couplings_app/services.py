@@ -385,8 +385,48 @@ def retry_couplings(couplings) -> int:
     return Coupling.objects.filter(pk__in=[c.pk for c in couplings]).update(skipped=False)
 
 
-def retry_all() -> int:
-    return Coupling.objects.filter(skipped=True, deleted_side="").update(skipped=False)
+@dataclass
+class RetryAll:
+    skipped: int  # no longer skipped: the next run of their mapping takes them again
+    failed: list  # ids of failed couplings to synchronize now
+    deleted: int  # left alone: their coupled record was deleted (Restore or Delete Records)
+
+    @property
+    def retried(self) -> int:
+        return self.skipped + len(self.failed)
+
+
+def retry_all(couplings=None) -> RetryAll:
+    """BC's Retry All on the skipped records: every coupling listed (`couplings`, a queryset of
+    problem couplings; all of them when None) is taken again. Skipped ones are no longer skipped
+    (the next run synchronizes them, failed first); failed ones not skipped are returned to be
+    synchronized now; those whose coupled record was deleted need Restore or Delete Records."""
+    listed = problem_couplings() if couplings is None else couplings
+    deleted = listed.exclude(deleted_side="").count()
+    listed = listed.filter(deleted_side="")
+    failed = list(listed.filter(skipped=False).filter(
+        Q(last_result_to_crm=SyncResult.FAILURE) | Q(last_result_from_crm=SyncResult.FAILURE))
+        .values_list("pk", flat=True))
+    skipped = Coupling.objects.filter(pk__in=listed.filter(skipped=True).values("pk")).update(
+        skipped=False)
+    return RetryAll(skipped=skipped, failed=failed, deleted=deleted)
+
+
+def retriable_errors(errors) -> tuple[list[int], int, list[str]]:
+    """Of these errors (a queryset), the ones whose record can be synchronized again (a mapping
+    and the record's id on the side it failed from): their ids, how many distinct records they
+    name, and the mappings' names."""
+    rows = errors.filter(mapping__isnull=False).values_list(
+        "pk", "mapping__name", "direction", "local_id", "remote_id")
+    ids, records, names = [], set(), set()
+    for pk, name, direction, local_id, remote_id in rows:
+        record = remote_id if direction == Direction.FROM_CRM else local_id
+        if record is None:
+            continue
+        ids.append(pk)
+        records.add((name, direction, str(record)))
+        names.add(name)
+    return ids, len(records), sorted(names)
 
 
 def _by_mapping(couplings):
@@ -406,9 +446,12 @@ def synchronize_couplings(couplings, *, client, user=None) -> list[SyncJob]:
         if Direction.TO_CRM in mapping.runs:
             jobs.append(synchronize_records(mapping, Direction.TO_CRM, client=client,
                                             local_ids=[c.local_id for c in group], user=user))
-        if Direction.FROM_CRM in mapping.runs:
+        # A CRM record not created yet (or deleted) has nothing to take data from.
+        remote_ids = [c.remote_id for c in group
+                      if not c.pending_create and c.deleted_side != "remote"]
+        if Direction.FROM_CRM in mapping.runs and remote_ids:
             jobs.append(synchronize_records(mapping, Direction.FROM_CRM, client=client,
-                                            remote_ids=[c.remote_id for c in group], user=user))
+                                            remote_ids=remote_ids, user=user))
     return jobs
 
 

@@ -33,6 +33,7 @@ urlpatterns = [
     # Integration Synchronization Errors
     path("errors/", views.SyncErrorList.as_view(), name="syncerror_list"),
     path("errors/retry/", views.syncerror_retry, name="syncerror_retry"),
+    path("errors/retry-all/", views.syncerror_retry_all, name="syncerror_retry_all"),
     path("errors/delete-coupling/", views.syncerror_uncouple, name="syncerror_uncouple"),
     path("errors/delete-old/", views.syncerror_delete_old, name="syncerror_delete_old"),
     path("errors/delete-all/", views.syncerror_delete_all, name="syncerror_delete_all"),

@@ -642,6 +642,30 @@ def syncerror_retry(request):
 
 
 @require_POST
+@permission(SYNC)
+def syncerror_retry_all(request):
+    """Retry All: the records of every error the list shows (its filters travel in the address)
+    are synchronized again, each in the direction it failed; those that succeed leave the log."""
+    listed = SyncErrorFilterSet(request.GET, queryset=SyncError.objects.all()).qs
+    ids, records, names = services.retriable_errors(listed)
+    left = listed.count() - len(ids)
+    if ids:
+        page_tasks.enqueue("retry_errors", ids, user=request.user,
+                           name="Retry All synchronization errors")
+        text = (f"Retry All: queued synchronization of {_records(records)} "
+                f"({len(ids)} error{'s' if len(ids) != 1 else ''}; {', '.join(names)}). Those "
+                "that succeed leave the error log; those that fail again are listed anew.")
+    else:
+        text = "Retry All: no error listed names a record to synchronize again."
+    if left:
+        text += (f" {left} error{'s' if left != 1 else ''} name{'s' if left == 1 else ''} no "
+                 "record or table mapping (deleted since) and cannot be retried: delete "
+                 f"{'them' if left != 1 else 'it'} when read.")
+    (messages.success if ids else messages.info)(request, text)
+    return back(request, "couplings:syncerror_list")
+
+
+@require_POST
 @permission(COUPLE)
 def syncerror_uncouple(request):
     errors = _selected_errors(request)
@@ -775,6 +799,35 @@ SKIPPED_ACTIONS = {"retry", "retry_all", "sync", "restore", "delete_records", "u
                    "find_deleted"}
 
 
+def _records(n: int) -> str:
+    return f"{n} record{'s' if n != 1 else ''}"
+
+
+def _retry_all_skipped(request):
+    """Retry All: every record the list shows (its filters travel in the address), skipped or
+    failed; what was done, counted truthfully."""
+    listed = SkippedFilterSet(request.GET, queryset=services.problem_couplings()).qs
+    outcome = services.retry_all(listed)
+    said = []
+    if outcome.skipped:
+        said.append(f"{_records(outcome.skipped)} no longer skipped: the next run of their "
+                    "mapping synchronizes them again")
+    if outcome.failed:
+        page_tasks.enqueue("synchronize_couplings", outcome.failed, user=request.user,
+                           name="Retry All: synchronize failed records")
+        said.append(f"queued synchronization of {_records(len(outcome.failed))} that failed")
+    if said:
+        text = "Retry All: " + "; ".join(said) + "."
+    else:
+        text = "Retry All: no skipped or failed record to retry."
+    if outcome.deleted:
+        text += (f" {_records(outcome.deleted)} whose coupled record was deleted "
+                 f"{'are' if outcome.deleted != 1 else 'is'} left as "
+                 f"{'they are' if outcome.deleted != 1 else 'it is'}: use Restore Records or "
+                 "Delete Records.")
+    (messages.success if outcome.retried else messages.info)(request, text)
+
+
 @require_POST
 @permission(RESOLVE)
 def skipped_action(request, action):
@@ -783,9 +836,7 @@ def skipped_action(request, action):
     if action not in SKIPPED_ACTIONS:
         raise Http404
     if action == "retry_all":
-        count = services.retry_all()
-        messages.success(request, f"{count} skipped record{'s' if count != 1 else ''} will be "
-                                  "synchronized again by the next run of their mapping.")
+        _retry_all_skipped(request)
         return back(request, "couplings:skipped_list")
     if action == "find_deleted":
         page_tasks.enqueue("find_deleted", user=request.user, name="Find for deleted")
