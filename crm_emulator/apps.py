@@ -24,7 +24,7 @@ def register_demo_application(sender, using=None, **kwargs):
     from crm_emulator.apps_registry import register_application
     from crm_emulator.routers import CRM_DB
 
-    if settings.CRM_URL or using != CRM_DB:
-        return
+    if settings.CRM_URL or using != CRM_DB or not kwargs.get("plan"):
+        return  # (no plan: a flush, not a migration)
     register_application(settings.CRM_TENANT_ID or "demo", settings.CRM_CLIENT_ID,
                          settings.CRM_CLIENT_SECRET, "syncadmin")

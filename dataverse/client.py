@@ -247,7 +247,9 @@ class DataverseClient:
         try:
             resp = self._send(prep)
         except (DuplicateRecord, PreconditionFailed) as exc:
-            if prep.create_with_id and exc.retried:
+            # On a resend, "it exists" may echo the first attempt, or be another record holding
+            # a unique value: only a record with this id is the first attempt's.
+            if prep.create_with_id and exc.retried and self._existing(op, [str(id)]):
                 return str(id)
             raise
         result = result_of(op, _part(resp), resp.url)
@@ -459,10 +461,40 @@ class DataverseClient:
                 url=resp.url,
             ) from exc
         if getattr(resp, "attempts", 1) > 1:
-            results = [
-                _settle_resend(op, p, r) for op, p, r in zip(ops, preps, results, strict=True)
-            ]
+            results = self._settle_resends(ops, preps, results)
         return results
+
+    def _settle_resends(self, ops, preps, results) -> list[BatchResult]:
+        """After the whole batch was resent, an error may only echo the first attempt's success:
+        a delete of a record now gone, or a create whose id now exists (read back to tell it
+        from another record holding one of its unique values)."""
+        results = [_settle_resend(op, p, r) for op, p, r in zip(ops, preps, results, strict=True)]
+        echoed = [n for n, (op, prep, result) in enumerate(zip(ops, preps, results, strict=True))
+                  if prep.create_with_id and isinstance(result.error, DuplicateRecord
+                                                         | PreconditionFailed)]
+        by_set: dict[tuple, list[int]] = {}
+        for n in echoed:
+            by_set.setdefault((ops[n].entity_set, ops[n].key), []).append(n)
+        for group in by_set.values():
+            found = self._existing(ops[group[0]], [_s(ops[n].id) for n in group])
+            for n in group:
+                if _s(ops[n].id).lower() in found:
+                    results[n] = BatchResult(204, _s(ops[n].id), None, None, None)
+        return results
+
+    def _existing(self, op: BatchOperation, ids: list[str]) -> set[str]:
+        """Which of these ids (lower case) the service holds in the operation's entity set."""
+        if op.key:
+            rows = self.get_many(op.entity_set, op.key, ids, select=[op.key])
+            return {str(i).lower() for i in rows}
+        found = set()
+        for ident in ids:
+            try:
+                self.get(op.entity_set, ident)
+                found.add(ident.lower())
+            except NotFound:
+                pass
+        return found
 
 
 class ChangePages:
@@ -675,8 +707,6 @@ def _settle_resend(op: BatchOperation, prep: Prepared, result: BatchResult) -> B
     if error is None:
         return result
     error.retried = True
-    if prep.create_with_id and isinstance(error, DuplicateRecord | PreconditionFailed):
-        return BatchResult(204, _s(op.id), None, None, None)
     if op.method == "DELETE" and isinstance(error, NotFound):
         return BatchResult(204, _s(op.id), None, None, None)
     return result

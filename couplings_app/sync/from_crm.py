@@ -20,6 +20,7 @@ from couplings_app.sync.compare import remote_stamp, same, stamp
 from couplings_app.sync.context import Run
 from couplings_app.sync.lookups import FromCrmLookups
 from couplings_app.sync.matching import describe, find_local_matches, match_fields
+from dataverse import BatchOperation
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
 from mappings_app.validation import resolve_local_field
 from mappings_app.values import (
@@ -56,8 +57,9 @@ class FromCrm:
         couplings = {str(c.remote_id).lower(): c for c in Coupling.objects.filter(
             remote_entity=run.entity, local_model=self.mapping.local_model, remote_id__in=ids)}
         self.match(rows, couplings)
-        records = self.model._default_manager.prefetch_related(
-            *run.local_related()).in_bulk([c.local_id for c in couplings.values()])
+        records = self.model._default_manager.in_bulk(
+            [c.local_id for c in couplings.values()])
+        run.prefetch(list(records.values()))
         resolve = FromCrmLookups(run, rows)
         paths = PathTargets(run, rows, resolve)
         creates, updates, touched = [], [], []
@@ -89,9 +91,11 @@ class FromCrm:
                 updates.append((row, coupling, new_record, fields))
             if coupling is not None:
                 touched.append(coupling)
+        self.created_here = []
         self.write_creates(creates)
         self.write_updates(updates)
         self.save_couplings([c for c in touched if c.pk])
+        self.send_erp_values(self.created_here)
 
     def match(self, rows, couplings) -> None:
         """Match before create: a row that would be created (no coupling, not the sync's own)
@@ -330,10 +334,49 @@ class FromCrm:
             self.mark_ok(coupling, record, row)
             if self.mapping.direction == Direction.BIDIRECTIONAL:
                 # What the ERP gave the new record itself (its No. from the series, defaults of
-                # the template) is the ERP's to send: the next run to the CRM compares it.
+                # the template) is the ERP's to send: until it is sent, the next run to the CRM
+                # compares the record (send_erp_values sends it at the end of the page).
                 coupling.local_modified_at = None
+                self.created_here.append((record, row))
             couplings.append(coupling)
         bulk_insert(Coupling, couplings, keys=False)
+
+    def send_erp_values(self, created) -> None:
+        """The values the ERP gave the records this page created (a No. from the number series,
+        a template's defaults, ERP-only fields) go to their CRM rows now, in one `$batch`, so
+        the sides agree when the run ends. A record whose values cannot be sent keeps its
+        coupling unstamped: the next run to the CRM sends them, or reports why not."""
+        if not created:
+            return
+        from couplings_app.sync.lookups import ToCrmLookups
+        from couplings_app.sync.to_crm import ToCrm
+
+        run = self.run
+        sender = ToCrm(Run(mapping=self.mapping, job=run.job, client=run.client,
+                           direction=Direction.TO_CRM, integration_user=run.integration_user))
+        resolve = ToCrmLookups(sender.run, [record for record, _ in created])
+        operations, sent = [], []
+        for record, row in created:
+            try:
+                changes = sender.changes(sender.payload(record, resolve, create=False), row)
+            except ValueProblem:
+                continue  # the next run to the CRM reports it, with the record and the field
+            if changes:
+                operations.append(BatchOperation("PATCH", run.entity_set, id=str(row[run.key]),
+                                                 data=changes,
+                                                 etag=row.get("@odata.etag") or "*"))
+            sent.append(record)
+        results = run.client.batch(operations, continue_on_error=True) if operations else []
+        refused = {str(op.id).lower() for op, result in zip(operations, results, strict=True)
+                   if not result.ok}
+        done = {r.pk: r.modified_at for r, row in created if r in sent
+                and str(row[run.key]).lower() not in refused}
+        couplings = list(Coupling.objects.filter(local_model=self.mapping.local_model,
+                                                 remote_entity=run.entity,
+                                                 local_id__in=list(done)))
+        for coupling in couplings:
+            coupling.local_modified_at = done[coupling.local_id]
+        bulk_set(Coupling, couplings, ["local_modified_at"])
 
     def write_updates(self, updates):
         if not updates:

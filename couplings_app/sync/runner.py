@@ -19,7 +19,7 @@ from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, MappingLock, SyncJob
 from couplings_app.sync import pipeline, rules
-from couplings_app.sync.context import PAGE_SIZE, FirstHalf, Run
+from couplings_app.sync.context import PAGE_SIZE, FirstHalf, Run, in_chunks
 from couplings_app.sync.from_crm import FromCrm
 from couplings_app.sync.to_crm import ToCrm
 from dataverse import format_datetime
@@ -109,11 +109,12 @@ def synchronize_records(mapping, direction, *, client, local_ids=(), remote_ids=
 
     def pages(run):
         if direction == Direction.TO_CRM:
-            base = mapping.local_model_class._default_manager.prefetch_related(
-                *run.local_related())
+            base = mapping.local_model_class._default_manager
             ids = list(local_ids)
             for start in range(0, len(ids), run.page_size):
-                yield list(base.filter(pk__in=ids[start:start + run.page_size]))
+                page = [record for chunk in in_chunks(ids[start:start + run.page_size])
+                        for record in base.filter(pk__in=chunk)]
+                yield run.prefetch(page)
         else:
             ids = [str(i) for i in remote_ids]
             for start in range(0, len(ids), run.page_size):

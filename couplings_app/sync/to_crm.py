@@ -20,6 +20,7 @@ from couplings_app.sync.lookups import ToCrmLookups, bind_name
 from couplings_app.sync.matching import describe, find_remote_matches, match_fields
 from couplings_app.sync.pipeline import done
 from dataverse import BatchOperation
+from dataverse.errors import PreconditionFailed
 from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
 from mappings_app.validation import DATE, LOOKUP, REMOTE_KINDS
 from mappings_app.values import ValueProblem, local_value, to_remote
@@ -74,7 +75,7 @@ class ToCrm:
                 coupling.pending_create = True
                 operations.append(BatchOperation("POST", run.entity_set, id=str(coupling.remote_id),
                                                  data=payload, key=run.key))
-                pending.append((record, coupling, "create"))
+                pending.append((record, coupling, "create", payload))
             elif kind == "update":
                 # If-Match the version compared: a CRM edit made since fails this update (and is
                 # compared again next run) instead of hiding behind the sync's own change.
@@ -82,7 +83,7 @@ class ToCrm:
                 operations.append(BatchOperation("PATCH", run.entity_set,
                                                  id=str(coupling.remote_id), data=payload,
                                                  etag=row.get("@odata.etag") or "*"))
-                pending.append((record, coupling, "update"))
+                pending.append((record, coupling, "update", payload))
             else:  # unchanged, coupled, skipped, deleted, uncoupled: decided without a write
                 touched.append(coupling)
         # Remember every id chosen for a create before the CRM sees it.
@@ -98,13 +99,36 @@ class ToCrm:
         """The page's `$batch` results: couplings confirmed, or the record's failure kept."""
         pending, results = started
         results = results.result()
-        for (record, coupling, kind), result in zip(pending, results, strict=True):
-            if result.ok or (kind == "create" and _already_exists(result)):
+        written = self.written_before_the_answer_was_lost(pending, results)
+        for (record, coupling, kind, _), result in zip(pending, results, strict=True):
+            if result.ok or coupling.pk in written:
                 self.succeeded(record, coupling, kind)
             else:
                 self.failed(record, coupling, self.crm_message(record, result.error), [],
                             detail=str(result.error))
-        self.save_couplings([c for _, c, _ in pending])
+        self.save_couplings([c for _, c, _, _ in pending])
+
+    def written_before_the_answer_was_lost(self, pending, results) -> set:
+        """Updates the client resent after the CRM's answer was lost, refused now because the
+        first attempt changed the row's version: those whose row holds what was sent, last
+        changed by the sync's own user, were written. (The coupling pks.) Any other refusal is
+        a person's change made meanwhile: compared again next run."""
+        run = self.run
+        resent = {str(coupling.remote_id).lower(): (coupling, payload)
+                  for (_, coupling, kind, payload), result in zip(pending, results, strict=True)
+                  if kind == "update" and isinstance(result.error, PreconditionFailed)
+                  and getattr(result.error, "retried", False)}
+        if not resent or not run.integration_user:
+            return set()
+        rows = run.client.get_many(run.entity_set, run.key, list(resent),
+                                   select=run.remote_select())
+        written = set()
+        for remote_id, row in rows.items():
+            coupling, payload = resent[str(remote_id).lower()]
+            own = str(row.get("_modifiedby_value", "")).lower() == run.integration_user.lower()
+            if own and not self.changes(payload, row):
+                written.add(coupling.pk)
+        return written
 
     def match(self, records, couplings, rows) -> dict:
         """Match before create: a record that would be created (no coupling, or a pending one
@@ -391,12 +415,6 @@ class ToCrm:
                   "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error",
                   "deleted_side"]
         bulk_set(Coupling, couplings, fields)
-
-
-def _already_exists(result) -> bool:
-    from dataverse.errors import DuplicateRecord
-
-    return isinstance(result.error, DuplicateRecord) and getattr(result.error, "retried", False)
 
 
 def _jsonable(values: dict) -> dict:

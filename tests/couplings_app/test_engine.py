@@ -262,7 +262,7 @@ def test_deleted_crm_record_gives_the_seeds_error(crm, demo):
     jobs = synchronize(demo["CUSTOMER"], client=crm, direction=Direction.TO_CRM)
     assert jobs[0].failed >= 1
     error = SyncError.objects.get(job=jobs[0], local_id=customer.pk)
-    assert f"Customer {customer.no} is coupled to a deleted account record" in error.message
+    assert f"Customer {customer.no} is coupled to a deleted CRM account" in error.message
 
 
 @pytest.mark.parametrize("policy", [DeletionConflictResolution.REMOVE_COUPLING,

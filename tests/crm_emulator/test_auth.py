@@ -69,11 +69,13 @@ def test_expired_token_is_401(client, app_user, monkeypatch):
 def test_register_application_is_idempotent_and_updates_the_secret(client, app_user):
     again = register_application(TENANT, CLIENT_ID, SECRET, "tests")
     assert again == app_user
-    assert Application.objects.count() == 1
+    assert Application.objects.filter(tenant=TENANT, client_id=CLIENT_ID).count() == 1
     user = Row.objects.get(entity="systemuser", rowid=app_user)
     assert user.data["applicationid"] and user.data["isintegrationuser"] is True
     assert user.data["accessmode"] == 4
     register_application(TENANT, CLIENT_ID, "new-secret", "tests")
     assert token_request(client).status_code == 401
     assert token_request(client, client_secret="new-secret").status_code == 200
-    assert Row.objects.filter(entity="systemuser").count() == 1
+    assert Row.objects.filter(entity="systemuser", data__applicationid__isnull=False,
+                              rowid=app_user).count() == 1
+    assert Application.objects.filter(tenant=TENANT, client_id=CLIENT_ID).count() == 1

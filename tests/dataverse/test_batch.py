@@ -311,12 +311,30 @@ def test_batch_resent_after_503_settles_echoes_of_first_attempt(rsps, dv, sleeps
         ),
         "batchresponse_5",
     )
+    # Read back: the record with the create's own id exists, so the first attempt made it.
+    rsps.get(re.compile(re.escape(ROOT + "accounts?")), json={"value": [{"accountid": G1}]})
     results = dv.batch(ops)
     assert len(sleeps) == 1
     assert results[0].ok and results[0].id == G1  # the first attempt created it
     assert results[1].ok  # and deleted this one
     # a stale ETag after a resend stays a conflict, flagged as possibly our own echo
     assert isinstance(results[2].error, PreconditionFailed) and results[2].error.retried
+
+
+def test_a_resent_create_refused_for_another_records_unique_value_stays_refused(
+        rsps, dv, sleeps):
+    """On a resend, "already exists" is the first attempt's echo only if the record with the
+    create's own id exists: here another currency holds the ISO code, and nothing was made."""
+    ops = [BatchOperation("POST", "transactioncurrencies", id=G1, key="transactioncurrencyid",
+                          data={"isocurrencycode": "EUR"})]
+    rsps.post(BATCH_URL, body=requests.ConnectionError("dropped"))
+    batch_answer(rsps, multipart("batchresponse_6", [
+        failed("HTTP/1.1 412 Precondition Failed", "0x80040237",
+               "A record with matching key values already exists.")]), "batchresponse_6")
+    rsps.get(re.compile(re.escape(ROOT + "transactioncurrencies?")), json={"value": []})
+    [result] = dv.batch(ops)
+    assert not result.ok and result.error.retried
+    assert "transactioncurrencyid" in rsps.calls[-1].request.url  # it was read back
 
 
 def test_batch_with_plain_creates_is_not_blindly_resent(rsps, dv, sleeps):

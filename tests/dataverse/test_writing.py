@@ -1,6 +1,7 @@
 """Writing: create, update, upsert, delete; the answers standard OData services may give."""
 
 import json
+import re
 
 import pytest
 import requests
@@ -87,9 +88,21 @@ def test_create_with_caller_id_is_retried_and_duplicate_on_retry_is_success(rsps
             }
         },
     )
+    # ...once a read shows the record with that id (not another one holding a unique value).
+    rsps.get(re.compile(re.escape(ROOT + "accounts?")), json={"value": [{"accountid": GUID}]})
     assert dv.create("accounts", {"name": "x"}, id=GUID, key="accountid") == GUID
-    assert len(rsps.calls) == 2
+    assert len(rsps.calls) == 3
     assert len(sleeps) == 1
+
+
+def test_duplicate_on_retry_of_another_records_value_is_reported(rsps, dv, sleeps):
+    rsps.post(ROOT + "accounts", body=requests.ConnectionError("connection reset"))
+    rsps.post(ROOT + "accounts", status=412, json={"error": {
+        "code": "0x80040237", "message": "A record with matching key values already exists."}})
+    rsps.get(re.compile(re.escape(ROOT + "accounts?")), json={"value": []})
+    with pytest.raises(DuplicateRecord) as caught:
+        dv.create("accounts", {"name": "x"}, id=GUID, key="accountid")
+    assert caught.value.retried
 
 
 def test_duplicate_on_first_attempt_is_reported(rsps, dv):
