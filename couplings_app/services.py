@@ -270,6 +270,64 @@ def create_in_crm(mapping, record, *, client, user=None) -> SyncJob:
                                only_coupled=False, user=user)
 
 
+# --- Match-Based Coupling: the coupling criteria -----------------------------------------------
+@dataclass
+class Criterion:
+    field: object  # the FieldMapping
+    use: bool
+    priority: int
+    case_sensitive: bool
+
+
+def match_criteria(mapping) -> list[Criterion]:
+    """BC's Match Based Coupling Criteria: every enabled field mapping with a field on each
+    side, whether it is matched on, its match priority and its case sensitivity."""
+    fields = mapping.field_mappings.filter(is_enabled=True).exclude(remote_attribute="") \
+        .exclude(local_field="").order_by("position", "pk")
+    return [Criterion(field=fm, use=fm.use_for_matching, priority=fm.match_priority,
+                      case_sensitive=fm.case_sensitive_matching) for fm in fields]
+
+
+def apply_match_criteria(mapping, data) -> tuple[int, list[str]]:
+    """Saves the criteria posted by the criteria step (`use_<pk>`, `priority_<pk>`,
+    `case_<pk>`, `create_new`) on the mapping's field mappings and the mapping. Returns how many
+    changed, and the problems (a priority that is no number from 0 to 999) — nothing is saved
+    when there is one."""
+    from mappings_app.models import FieldMapping
+
+    changes, problems = [], []
+    for criterion in match_criteria(mapping):
+        fm = criterion.field
+        raw = str(data.get(f"priority_{fm.pk}", fm.match_priority)).strip() or "0"
+        try:
+            priority = int(raw)
+        except ValueError:
+            priority = -1
+        if not 0 <= priority <= 999:
+            problems.append(f"Match Priority of {fm.local_field} must be a whole number from 0 "
+                            f"to 999, not “{raw[:20]}”.")
+            continue
+        new = {"use_for_matching": data.get(f"use_{fm.pk}") == "on",
+               "match_priority": priority,
+               "case_sensitive_matching": data.get(f"case_{fm.pk}") == "on"}
+        if any(getattr(fm, k) != v for k, v in new.items()):
+            changes.append((fm.pk, new))
+    create_new = data.get("create_new") == "on" and Direction.TO_CRM in mapping.runs
+    if problems:
+        return 0, problems
+    changed_use = {pk: new["use_for_matching"] for pk, new in changes}
+    if not any(changed_use.get(c.field.pk, c.use) for c in match_criteria(mapping)):
+        return 0, ["Choose at least one field to match on (Use For Match-Based Coupling)."]
+    for pk, new in changes:
+        FieldMapping.objects.filter(pk=pk).update(**new)
+    changed = len(changes)
+    if create_new != mapping.create_new_if_no_match:
+        TableMapping.objects.filter(pk=mapping.pk).update(create_new_if_no_match=create_new)
+        mapping.create_new_if_no_match = create_new
+        changed += 1
+    return changed, []
+
+
 # --- Synchronize Now ----------------------------------------------------------------------------
 def directions_of(mapping) -> list[str]:
     return mapping.runs

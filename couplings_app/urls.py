@@ -12,6 +12,7 @@ urlpatterns = [
     # the Dynamics 365 Sales menu of an ERP record, and bulk actions on ERP lists
     path(f"{RECORD}couple/", views.record_couple, name="record_couple"),
     path(f"{RECORD}match/", views.record_match, name="record_match"),
+    path(f"{RECORD}match/criteria/", views.record_match_criteria, name="record_match_criteria"),
     path(f"{RECORD}sync/", views.record_sync, name="record_sync"),
     path(f"{RECORD}uncouple/", views.record_uncouple, name="record_uncouple"),
     path(f"{RECORD}log/", views.record_log, name="record_log"),
@@ -22,6 +23,8 @@ urlpatterns = [
     path("sync/full/", views.full_sync, name="full_sync"),
     path("sync/full/answer/", views.full_sync_answer, name="full_sync_answer"),
     path("table-mappings/<int:pk>/<slug:action>/run/", views.mapping_action, name="mapping_action"),
+    path("table-mappings/<int:pk>/match/criteria/", views.mapping_match_criteria,
+         name="mapping_match_criteria"),
     path("table-mappings/bulk/<slug:action>/run/", views.mappings_bulk, name="mappings_bulk"),
     # Integration Synchronization Jobs
     path("jobs/", views.SyncJobList.as_view(), name="syncjob_list"),

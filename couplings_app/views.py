@@ -180,10 +180,62 @@ def _create_in_crm(request, mapping, record):
     return redirect(record.get_absolute_url())
 
 
+CHANGE_CRITERIA = ("mappings_app.change_fieldmapping", "mappings_app.change_tablemapping")
+
+
+def _criteria_page(request, mapping, *, record=None, action):
+    """BC's Match Based Coupling Criteria, the step before Match-Based Coupling runs: which
+    fields to match on, their priority and case sensitivity, and Create New if Unable to Find a
+    Match. Whoever may change the mappings edits them; others see them and run."""
+    return render(request, "couplings_app/match_criteria.html", {
+        "mapping": mapping, "record": record,
+        "label": services.label(record) if record is not None else None,
+        "criteria": services.match_criteria(mapping), "action": action,
+        "records_name": getattr(getattr(mapping.local_model_class, "_meta", None),
+                                "verbose_name", "record"),
+        "can_change": request.user.has_perms(CHANGE_CRITERIA),
+        "can_create": Direction.TO_CRM in mapping.runs,
+        "next": request.GET.get("next") or (record.get_absolute_url() if record is not None
+                                             else mapping.get_absolute_url()),
+    })
+
+
+@require_GET
+@permission(COUPLE)
+def record_match_criteria(request, mapping, pk):
+    mapping, record = _record(mapping, pk)
+    return _criteria_page(request, mapping, record=record, action=reverse(
+        "couplings:record_match", args=[mapping.pk, record.pk]))
+
+
+@require_GET
+@permission(COUPLE)
+def mapping_match_criteria(request, pk):
+    mapping = get_object_or_404(TableMapping, pk=pk)
+    return _criteria_page(request, mapping, action=reverse(
+        "couplings:mapping_action", args=[mapping.pk, "match"]))
+
+
+def _apply_criteria(request, mapping) -> bool:
+    """The criteria posted with the run, saved if the user may change them. False (and said
+    why) when they are refused: nothing runs then."""
+    if request.POST.get("criteria") != "yes" or not request.user.has_perms(CHANGE_CRITERIA):
+        return True
+    changed, problems = services.apply_match_criteria(mapping, request.POST)
+    for problem in problems:
+        messages.error(request, f"{mapping.name}: the coupling criteria were not saved. {problem}")
+    if changed:
+        messages.info(request, f"{mapping.name}: saved the coupling criteria "
+                               f"({changed} change{'s' if changed != 1 else ''}).")
+    return not problems
+
+
 @require_POST
 @permission(COUPLE)
 def record_match(request, mapping, pk):
     mapping, record = _record(mapping, pk)
+    if not _apply_criteria(request, mapping):
+        return redirect("couplings:record_match_criteria", mapping=mapping.pk, pk=record.pk)
     try:
         with crm_client() as client:
             outcome = match_based_coupling(mapping, client=client, local_ids=[record.pk],
@@ -448,6 +500,8 @@ def mapping_action(request, pk, action):
     if not request.user.has_perm(MAPPING_ACTIONS[action]):
         raise PermissionDenied
     mapping = get_object_or_404(TableMapping, pk=pk)
+    if action == "match" and not _apply_criteria(request, mapping):
+        return redirect("couplings:mapping_match_criteria", pk=mapping.pk)
     messages.success(request, _said(action, [_mapping_action(request, mapping, action)]))
     return back(request, mapping.get_absolute_url())
 
