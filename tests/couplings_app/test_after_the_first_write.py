@@ -71,13 +71,22 @@ def test_updates_whose_answer_was_lost_are_not_reported_failed(crm, ready, monke
                                            pending_create=False).values_list("local_id",
                                                                              flat=True))
     Customer.objects.filter(pk__in=coupled).update(fax_no="+1 555 0177")
-    monkeypatch.setattr(crm.transport, "sleep", lambda seconds: faults.clear_faults())
-    faults.set_faults(drop_rate=1.0)  # processed, then the connection dropped
+    slept = []
+    monkeypatch.setattr(crm.transport, "sleep",
+                        lambda seconds: (slept.append(seconds), faults.clear_faults()))
+    real_batch = crm.batch
+
+    def batch(operations, **options):
+        faults.set_faults(drop_rate=1.0)  # carried out, then the connection dropped
+        return real_batch(operations, **options)
+
+    monkeypatch.setattr(crm, "batch", batch)
     try:
         [job] = synchronize(ready["CUSTOMER"], client=crm, direction=Direction.TO_CRM)
     finally:
         faults.clear_faults()
 
+    assert slept, "no answer was lost"
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert (job.modified, job.failed) == (len(coupled), 0)
     for coupling in Coupling.objects.filter(local_model="erp_app.customer", local_id__in=coupled):
