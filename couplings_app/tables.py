@@ -111,8 +111,9 @@ def _table_caption(label):
         return label
 
 
+# Narrow counters (a smaller caption that may wrap) so the log fits 1,400 px with its Message.
 COUNTER = {"td": {"class": "text-end"},
-           "th": {"class": "text-end text-wrap", "style": "width: 3.6rem"}}
+           "th": {"class": "text-end text-wrap", "style": "width: 3.4rem; font-size: .75rem"}}
 
 
 class CountColumn(tables.Column):
@@ -154,7 +155,7 @@ class SyncJobTable(BaseTable):
     failed = CountColumn(link=_errors_of)
     coupled = CountColumn(link=_records_of)
     uncoupled = CountColumn()
-    message = tables.Column(attrs={"td": {"class": "small", "style": "min-width: 12rem"}})
+    message = tables.Column(attrs={"td": {"class": "small", "style": "min-width: 10rem"}})
 
     class Meta(BaseTable.Meta):
         model = SyncJob
