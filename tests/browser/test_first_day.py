@@ -387,6 +387,10 @@ def test_first_day_on_the_demo_data(page, live_server, administrator, screenshot
         assert not [j for j in modified_jobs if j.status not in JobStatus.finished()]
         open_nav(page, "Integration Synchronization Jobs")
         screenshot("first-day-12-job-log-after-modified")
+        open_nav(page, "Integration Synchronization Errors")
+        screenshot("first-day-13-errors")
+        open_nav(page, "Couplings")
+        screenshot("first-day-14-couplings")
 
         # 1. No duplicate on either side by natural key
         assert crm_duplicates(client) == {}
