@@ -47,6 +47,10 @@ class Coupling(models.Model):
     conflict_local = models.JSONField("ERP version", null=True, blank=True)
     conflict_remote = models.JSONField("CRM version", null=True, blank=True)
     last_error = models.TextField("Last Error", blank=True)
+    # Set when a run to the CRM stamps a row it left holding values the ERP still lacks (a
+    # person's CRM change next to the ERP restoring a field only it sends): the next run from the
+    # CRM reads the row by id and takes them, even if the worker died in between.
+    crm_values_pending = models.BooleanField("CRM Values Not Yet Taken", default=False)
     created_at = models.DateTimeField("Created", default=timezone.now)
     # Set by Find for Deleted: which side's record no longer exists ("" = both do, or unknown).
     deleted_side = models.CharField("Deleted Record", max_length=10, blank=True,
@@ -71,7 +75,7 @@ class Coupling(models.Model):
                          | models.Q(pending_create=True)),
             models.Index(fields=["local_model", "remote_entity"], name="coupling_retry_from_crm",
                          condition=models.Q(last_result_from_crm="failure")
-                         | models.Q(pending_create=True)),
+                         | models.Q(pending_create=True) | models.Q(crm_values_pending=True)),
         ]
         permissions = [("resolve_coupling", "Can resolve skipped and failed couplings")]
 

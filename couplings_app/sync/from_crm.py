@@ -158,7 +158,8 @@ class FromCrm:
         modified = remote_stamp(row, run.modified_attr)
         failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
         own_change = run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
-            str(run.integration_user).lower() and remote_id not in run.first_half.different
+            str(run.integration_user).lower() and remote_id not in run.first_half.different \
+            and not coupling.crm_values_pending
         if (modified == coupling.remote_modified_at or own_change) and not failed_before \
                 and not run.full:
             run.counts["unchanged"] += 1
@@ -439,6 +440,7 @@ class FromCrm:
         coupling.last_job_from_crm = self.run.job
         coupling.last_synced_at = timezone.now()
         coupling.last_error = ""
+        coupling.crm_values_pending = False
         _settled(coupling)
 
     def skip(self, coupling, record, row, changed):
@@ -457,7 +459,7 @@ class FromCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_modified_at", RESULT, "last_job_from_crm",
                   "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error",
-                  "deleted_side"]
+                  "deleted_side", "crm_values_pending"]
         bulk_set(Coupling, couplings, fields)
 
 

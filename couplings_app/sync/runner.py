@@ -272,9 +272,12 @@ def move_watermark(mapping, direction, started, hold_before=None):
 
 # --- candidates ----------------------------------------------------------------------------------
 def _retry_couplings(run, result_field):
+    again = Q(**{result_field: SyncResult.FAILURE}) | Q(pending_create=True)
+    if result_field == "last_result_from_crm":
+        again |= Q(crm_values_pending=True)  # rows a run to the CRM left with values to take
     return Coupling.objects.filter(
         local_model=run.mapping.local_model, remote_entity=run.entity, skipped=False
-    ).filter(Q(**{result_field: SyncResult.FAILURE}) | Q(pending_create=True))
+    ).filter(again)
 
 
 def _synchronized_as_is(run):

@@ -365,6 +365,7 @@ class ToCrm:
     def mark_ok(self, record, coupling, confirm=False):
         if record.pk in self.partial:
             self.run.first_half.different.add(str(coupling.remote_id).lower())
+            coupling.crm_values_pending = True  # taken by the next run from the CRM
         coupling.local_modified_at = record.modified_at
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_to_crm = self.run.job
@@ -413,7 +414,7 @@ class ToCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_id", RESULT, "last_job_to_crm", "last_synced_at",
                   "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error",
-                  "deleted_side"]
+                  "deleted_side", "crm_values_pending"]
         bulk_set(Coupling, couplings, fields)
 
 

@@ -295,11 +295,6 @@ def test_killed_in_a_scheduled_run_then_the_next_scheduled_run_finishes_the_work
     assert_in_sync(crm, total, values=point != "hand_over")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "engine: the CRM rows the ERP → CRM half left holding a different value (FirstHalf."
-    "different) are known only in the worker's memory; killed before the CRM → ERP half, the "
-    "next run may take them for the sync's own writes and never bring the CRM's value (fails "
-    "run alone; has passed under load, so not strict)"))
 def test_killed_after_the_hand_over_the_next_run_brings_the_crm_values_the_first_half_left(
         crm, demo):
     total = kill_then_run_as_scheduled(crm, demo, "hand_over")
