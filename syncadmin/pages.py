@@ -8,6 +8,7 @@ table gets search, sorting, filters, paging, detail and edit pages without repea
 from dataclasses import dataclass, field
 
 from django.db import models
+from django.urls import NoReverseMatch, Resolver404, resolve
 
 
 @dataclass(eq=False)
@@ -89,3 +90,21 @@ class PageSite:
 
     def __iter__(self):
         return iter(self._pages.values())
+
+
+def record_url(obj) -> str | None:
+    """The address of `obj`'s page, or None when it has none: a model whose get_absolute_url
+    names a generic detail page that no site registers (a posted sales invoice's lines) would
+    link to a 404."""
+    get = getattr(obj, "get_absolute_url", None)
+    if get is None:
+        return None
+    try:
+        url = get()
+        match = resolve(url)
+    except (NoReverseMatch, Resolver404):
+        return None
+    site = getattr(match.func, "view_initkwargs", {}).get("site")
+    if isinstance(site, PageSite) and site.get(match.kwargs.get("model", "")) is None:
+        return None
+    return url

@@ -6,6 +6,8 @@ import django_tables2 as tables
 from django.core.paginator import Paginator
 from django.db import models
 
+from syncadmin.pages import record_url
+
 
 class BaseTable(tables.Table):
     """Every list: a select-all checkbox for bulk actions, sortable columns, paging."""
@@ -42,7 +44,11 @@ NUMERIC = {"td": {"class": "text-end"}, "th": {"class": "text-end"}}
 
 
 def _link_to_record(record):
-    return record.get_absolute_url()
+    return record_url(record)
+
+
+def _link_to_value(value):
+    return record_url(value)
 
 
 @cache
@@ -56,7 +62,7 @@ def table_for(page) -> type[tables.Table]:
         elif isinstance(field, models.ForeignKey) and hasattr(
             field.related_model, "get_absolute_url"
         ):
-            columns[name] = tables.Column(linkify=True)
+            columns[name] = tables.Column(linkify=_link_to_value)
     meta = type("Meta", (BaseTable.Meta,), {"model": model, "fields": ("pk", *page.list_columns)})
     return type(f"{model.__name__}Table", (BaseTable,), {**columns, "Meta": meta})
 

@@ -16,6 +16,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from syncadmin.filters import filterset_for
+from syncadmin.pages import record_url
 from syncadmin.forms import BootstrapModelForm, formfield
 from syncadmin.tables import related_columns, table_for
 
@@ -131,14 +132,21 @@ class ObjectDetailView(PageMixin, generic.DetailView):
 
     @staticmethod
     def related_rows(caption, queryset, columns, limit=200):
+        """The rows under the card, each cell a (value, address) pair: the first cell links to
+        the row's page and a record in a cell to its own, only where that page exists."""
         opts = queryset.model._meta
+        rows = []
+        for row in queryset[:limit]:
+            cells = []
+            for position, name in enumerate(columns):
+                value = getattr(row, name)
+                url = record_url(row if position == 0 else value)
+                cells.append((value, url))
+            rows.append(cells)
         return {
             "caption": caption,
             "labels": [opts.get_field(name).verbose_name for name in columns],
-            "rows": [
-                (row.get_absolute_url(), [getattr(row, name) for name in columns])
-                for row in queryset[:limit]
-            ],
+            "rows": rows,
         }
 
     def describe(self, obj, name):
@@ -147,8 +155,7 @@ class ObjectDetailView(PageMixin, generic.DetailView):
             value = getattr(obj, f"get_{name}_display")()
         else:
             value = getattr(obj, name)
-        url = value.get_absolute_url() if hasattr(value, "get_absolute_url") else None
-        return {"label": field.verbose_name, "value": value, "url": url, "name": name}
+        return {"label": field.verbose_name, "value": value, "url": record_url(value), "name": name}
 
 
 class ObjectFormMixin(PageMixin):
