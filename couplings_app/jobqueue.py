@@ -125,8 +125,9 @@ def entries() -> list[Entry]:
     schedules = list(_schedules())
     mappings = {m.pk: m for m in TableMapping.objects.all()}
     holds = {h.schedule_name: h for h in JobQueueHold.objects.all()}
-    running = set(MappingLock.objects.filter(job__status=JobStatus.RUNNING)
-                  .values_list("mapping_id", flat=True))
+    # In Process: a claim held by a run that shows signs of life (the same rule that frees it).
+    running = {lock.mapping_id for lock in MappingLock.objects.filter(job__isnull=False)
+               .select_related("job") if lock.is_held()}
     # The newest job of each mapping (by its pk: a renamed mapping keeps its history) and of
     # statistics: grouped subqueries, one fetch.
     per_mapping = SyncJob.objects.exclude(type=JobType.STATISTICS).filter(mapping__isnull=False) \

@@ -15,7 +15,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from couplings_app import locks
-from couplings_app.choices import JobStatus, JobTrigger, JobType
+from couplings_app.choices import JobTrigger, JobType
 from couplings_app.models import JobQueueHold, SyncJob
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
@@ -81,9 +81,7 @@ def statistics_task(trigger=JobTrigger.SCHEDULE, user_id=None, job_id=None):
 # --- enqueueing (called by views, commands, signals) ---------------------------------------------
 def _queued_jobs(mapping, direction, full, trigger, user):
     runs = [direction] if direction else mapping.runs
-    return [SyncJob.objects.create(mapping=mapping, mapping_name=mapping.name, direction=run,
-                                   full=full, trigger=trigger, triggered_by=user)
-            for run in runs]
+    return [SyncJob.plan(mapping, run, full=full, trigger=trigger, user=user) for run in runs]
 
 
 def enqueue_mapping(mapping, *, direction=None, full=False, trigger=JobTrigger.USER,
@@ -107,9 +105,8 @@ def enqueue_all(*, full=False, trigger=JobTrigger.USER, user=None):
 def enqueue_statistics(*, trigger=JobTrigger.USER, user=None) -> SyncJob:
     mapping = TableMapping.objects.filter(local_model="erp_app.customer",
                                           remote_entity="account").first()
-    job = SyncJob.objects.create(mapping=mapping, mapping_name="CUSTOMER STATISTICS",
-                                 type=JobType.STATISTICS, direction="to_crm", trigger=trigger,
-                                 triggered_by=user, status=JobStatus.QUEUED)
+    job = SyncJob.plan(mapping, "to_crm", type=JobType.STATISTICS, trigger=trigger, user=user,
+                       mapping_name="CUSTOMER STATISTICS")
     transaction.on_commit(lambda: async_task(
         "couplings_app.tasks.statistics_task", trigger=trigger,
         user_id=getattr(user, "pk", None), job_id=job.pk, task_name="Customer statistics"))

@@ -9,20 +9,21 @@ and returns to where the user was (`next`, else the referring page).
 from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from couplings_app import jobqueue, page_tasks, services, tasks
-from couplings_app.choices import JobStatus
+from couplings_app.choices import JobStatus, JobType
 from couplings_app.filtersets import (
     CouplingFilterSet,
     SkippedFilterSet,
@@ -37,6 +38,7 @@ from couplings_app.tables import CouplingTable, SkippedTable, SyncErrorTable, Sy
 from mappings_app.choices import Direction
 from mappings_app.connection import crm_client, scrub
 from mappings_app.models import Connection, EntityMetadata, TableMapping
+from syncadmin.forms import selected_pks
 
 SYNC = "mappings_app.sync_tablemapping"
 COUPLE = "mappings_app.couple_tablemapping"
@@ -66,6 +68,14 @@ def back(request, default="home"):
     return redirect(default)
 
 
+def _safe(target) -> str | None:
+    """`target` when it is an address of this site (a `next`)."""
+    if target and url_has_allowed_host_and_scheme(target, {"_"}) and target.startswith("/") \
+            and not target.startswith("//"):
+        return target
+    return None
+
+
 def crm_failed(request, exc, what):
     messages.error(request, f"{what} did not happen: the CRM did not answer as expected "
                             f"({scrub(str(exc))}). Test the connection, then try again.")
@@ -81,6 +91,36 @@ def _job_outcome(request, job, what):
         messages.success(request, f"{what}: {job.message} (job #{job.pk})")
     else:
         messages.warning(request, f"{what}: {job.message} (job #{job.pk}). See its errors.")
+
+
+def _match_queued(request, mappings, *, local_ids=None, what=None):
+    """Queues Match-Based Coupling of each mapping (of `local_ids` only, when given), then says
+    what happened: a run that has already finished (a cluster in sync mode, a quick worker) with
+    its result and a link to its job; the others as queued, with a link to the job log."""
+    since = timezone.now()
+    for mapping in mappings:
+        page_tasks.enqueue("match_selected", mapping.pk, local_ids, user=request.user,
+                           name=f"{mapping.name} match-based coupling")
+    finished = {job.mapping_id: job for job in SyncJob.objects.filter(
+        type=JobType.COUPLING, mapping__in=mappings, created_at__gte=since,
+        triggered_by=request.user if request.user.is_authenticated else None,
+        status__in=JobStatus.finished()).order_by("created_at", "pk")}
+    queued = []
+    for mapping in mappings:
+        job = finished.get(mapping.pk)
+        if job is None:
+            queued.append(mapping.name)
+            continue
+        ok = job.status == JobStatus.SUCCEEDED and not job.failed
+        (messages.success if ok else messages.warning)(request, format_html(
+            'Match-based coupling of {}{}: {} (<a href="{}" class="alert-link">job #{}</a>)',
+            what or mapping.name, f" ({mapping.name})" if what else "",
+            job.message or job.get_status_display(), job.get_absolute_url(), job.pk))
+    if queued:
+        messages.success(request, format_html(
+            'Queued match-based coupling of {}{}. Follow it on the <a href="{}" '
+            'class="alert-link">job log</a>.', what or ", ".join(queued),
+            f" ({', '.join(queued)})" if what else "", reverse("couplings:syncjob_list")))
 
 
 # --- the ERP record's Dynamics 365 Sales menu ----------------------------------------------------
@@ -183,20 +223,53 @@ def _create_in_crm(request, mapping, record):
 CHANGE_CRITERIA = ("mappings_app.change_fieldmapping", "mappings_app.change_tablemapping")
 
 
-def _criteria_page(request, mapping, *, record=None, action):
+def _field_caption(model, name: str) -> str:
+    """The ERP field's caption as BC shows it ("Phone No.", "Company › Customer" for a field
+    reached through a relation), else its name."""
+    captions = []
+    for part in name.split("."):
+        try:
+            field = model._meta.get_field(part)
+        except (AttributeError, FieldDoesNotExist):
+            return name
+        captions.append(str(getattr(field, "verbose_name", part)))
+        model = getattr(field, "related_model", None)
+    return " › ".join(captions)
+
+
+def _criteria_section(mapping, create_name="create_new") -> dict:
+    model = mapping.local_model_class
+    criteria = services.match_criteria(mapping)
+    for criterion in criteria:
+        criterion.caption = _field_caption(model, criterion.field.local_field)
+    return {"mapping": mapping, "criteria": criteria, "create_name": create_name,
+            "can_create": Direction.TO_CRM in mapping.runs,
+            "records_name": getattr(getattr(model, "_meta", None), "verbose_name", "record")}
+
+
+def _criteria_page(request, mapping, *, record=None, action, mappings=None, selected=None,
+                   hidden=(), next_url=None):
     """BC's Match Based Coupling Criteria, the step before Match-Based Coupling runs: which
     fields to match on, their priority and case sensitivity, and Create New if Unable to Find a
-    Match. Whoever may change the mappings edits them; others see them and run."""
+    Match. Whoever may change the mappings edits them; others see them and run.
+
+    One mapping (a record's menu, a mapping's page, the selected rows of an ERP list: then
+    `selected` says how many) or several (the selected rows of the table mappings list: one
+    section each, their Create New named per mapping); `hidden` carries the selection."""
+    several = mappings is not None and len(mappings) > 1
+    sections = [_criteria_section(m, f"create_new_{m.pk}" if several else "create_new")
+                for m in (mappings or [mapping])]
+    first = sections[0]
     return render(request, "couplings_app/match_criteria.html", {
-        "mapping": mapping, "record": record,
+        "mapping": mapping, "record": record, "sections": sections, "several": several,
         "label": services.label(record) if record is not None else None,
-        "criteria": services.match_criteria(mapping), "action": action,
-        "records_name": getattr(getattr(mapping.local_model_class, "_meta", None),
-                                "verbose_name", "record"),
+        "selected": selected, "hidden": hidden,
+        "criteria": first["criteria"], "action": action,
+        "records_name": first["records_name"],
         "can_change": request.user.has_perms(CHANGE_CRITERIA),
-        "can_create": Direction.TO_CRM in mapping.runs,
-        "next": request.GET.get("next") or (record.get_absolute_url() if record is not None
-                                             else mapping.get_absolute_url()),
+        "can_create": first["can_create"],
+        "next": next_url or request.GET.get("next") or (
+            record.get_absolute_url() if record is not None else mapping.get_absolute_url()),
     })
 
 
@@ -211,17 +284,60 @@ def record_match_criteria(request, mapping, pk):
 @require_GET
 @permission(COUPLE)
 def mapping_match_criteria(request, pk):
+    """The criteria step of a mapping's Match-Based Coupling; with `pk` in the query, of the
+    records selected on an ERP list; with `with`, of the table mappings selected with it."""
     mapping = get_object_or_404(TableMapping, pk=pk)
+    if "pk" in request.GET:
+        model = mapping.local_model_class
+        ids = list(model.objects.filter(pk__in=selected_pks(request.GET.getlist("pk")))
+                   .order_by("pk").values_list("pk", flat=True)) if model is not None else []
+        if not ids:
+            messages.warning(request, "Select one or more records first.")
+            return back(request, mapping.get_absolute_url())
+        return _criteria_page(
+            request, mapping, hidden=[("pk", i) for i in ids],
+            selected=_selected_records(model, len(ids)),
+            action=reverse("couplings:records_bulk", args=[mapping.pk, "match"]))
+    if "with" in request.GET:
+        others = list(TableMapping.objects.filter(
+            pk__in=selected_pks(request.GET.getlist("with"))).exclude(pk=mapping.pk)
+            .order_by("pk"))
+        mappings = [mapping, *others]
+        return _criteria_page(
+            request, mapping, mappings=mappings, hidden=[("pk", m.pk) for m in mappings],
+            action=reverse("couplings:mappings_bulk", args=["match"]),
+            next_url=_safe(request.GET.get("next")) or reverse("mappings:tablemapping_list"))
     return _criteria_page(request, mapping, action=reverse(
         "couplings:mapping_action", args=[mapping.pk, "match"]))
 
 
-def _apply_criteria(request, mapping) -> bool:
+def _selected_records(model, n) -> str:
+    opts = model._meta
+    return f"{n} selected {opts.verbose_name if n == 1 else opts.verbose_name_plural}"
+
+
+def _to_criteria(request, mapping, what, default_next=None, **query):
+    """A bulk Match-Based Coupling posted without its criteria step: to that step, with the
+    selection (and where to return) in the address."""
+    target = _safe(request.POST.get("next")) or default_next
+    if target:
+        query["next"] = target
+    messages.info(request, f"Match-Based Coupling of {what}: check the coupling criteria, "
+                           "then run it.")
+    url = reverse("couplings:mapping_match_criteria", args=[mapping.pk])
+    return HttpResponseRedirect(f"{url}?{urlencode(query, doseq=True)}" if query else url)
+
+
+def _apply_criteria(request, mapping, create_name="create_new") -> bool:
     """The criteria posted with the run, saved if the user may change them. False (and said
     why) when they are refused: nothing runs then."""
     if request.POST.get("criteria") != "yes" or not request.user.has_perms(CHANGE_CRITERIA):
         return True
-    changed, problems = services.apply_match_criteria(mapping, request.POST)
+    data = request.POST
+    if create_name != "create_new":
+        data = {key: request.POST.get(key) for key in request.POST}
+        data["create_new"] = request.POST.get(create_name)
+    changed, problems = services.apply_match_criteria(mapping, data)
     for problem in problems:
         messages.error(request, f"{mapping.name}: the coupling criteria were not saved. {problem}")
     if changed:
@@ -366,9 +482,10 @@ def records_bulk(request, mapping, action):
         job = uncouple(mapping, ids, user=request.user)
         messages.success(request, f"{job.message} (job #{job.pk})")
     elif action == "match":
-        page_tasks.enqueue("match_selected", mapping.pk, ids, user=request.user,
-                           name=f"{mapping.name} match-based coupling")
-        messages.success(request, f"Queued match-based coupling of {count} ({mapping.name}).")
+        # BC's coupling criteria first: the step posts back here with criteria=yes.
+        if request.POST.get("criteria") != "yes" or not _apply_criteria(request, mapping):
+            return _to_criteria(request, mapping, count, pk=ids)
+        _match_queued(request, [mapping], local_ids=ids, what=count)
     else:
         page_tasks.enqueue("synchronize_selected", mapping.pk, ids, user=request.user,
                            name=f"{mapping.name} synchronization of selected records")
@@ -458,7 +575,7 @@ def full_sync_answer(request):
 
 
 VERBS = {"sync": "Queued synchronization of", "full": "Queued full synchronization of",
-         "match": "Queued match-based coupling of", "uncouple": "Deleted the couplings of",
+         "uncouple": "Deleted the couplings of",
          "reset": "Cleared the watermarks of"}
 
 
@@ -467,10 +584,6 @@ def _mapping_action(request, mapping, action) -> str:
     if action in ("sync", "full"):
         jobs = tasks.enqueue_mapping(mapping, full=action == "full", user=request.user)
         return f"{mapping.name} ({_queued(jobs)})"
-    if action == "match":
-        page_tasks.enqueue("match_selected", mapping.pk, None, user=request.user,
-                           name=f"{mapping.name} match-based coupling")
-        return mapping.name
     if action == "uncouple":
         ids = list(Coupling.objects.filter(mapping=mapping).values_list("local_id", flat=True))
         job = uncouple(mapping, ids, user=request.user)
@@ -500,8 +613,11 @@ def mapping_action(request, pk, action):
     if not request.user.has_perm(MAPPING_ACTIONS[action]):
         raise PermissionDenied
     mapping = get_object_or_404(TableMapping, pk=pk)
-    if action == "match" and not _apply_criteria(request, mapping):
-        return redirect("couplings:mapping_match_criteria", pk=mapping.pk)
+    if action == "match":
+        if not _apply_criteria(request, mapping):
+            return redirect("couplings:mapping_match_criteria", pk=mapping.pk)
+        _match_queued(request, [mapping])
+        return back(request, mapping.get_absolute_url())
     messages.success(request, _said(action, [_mapping_action(request, mapping, action)]))
     return back(request, mapping.get_absolute_url())
 
@@ -515,6 +631,17 @@ def mappings_bulk(request, action):
     mappings = list(TableMapping.objects.filter(pk__in=selected_ids(request)))
     if not mappings:
         messages.warning(request, "Select one or more table mappings first.")
+    elif action == "match":
+        # BC's coupling criteria first (a section per mapping): posted back with criteria=yes.
+        several = len(mappings) > 1
+        names = {m.pk: f"create_new_{m.pk}" if several else "create_new" for m in mappings}
+        query = {"with": [m.pk for m in mappings[1:]]} if several else {}
+        what = ", ".join(m.name for m in mappings)
+        if request.POST.get("criteria") != "yes" or not all(
+                [_apply_criteria(request, m, names[m.pk]) for m in mappings]):
+            return _to_criteria(request, mappings[0], what,
+                                default_next=reverse("mappings:tablemapping_list"), **query)
+        _match_queued(request, mappings)
     else:
         messages.success(request, _said(action, [_mapping_action(request, m, action)
                                                  for m in mappings]))
@@ -631,12 +758,13 @@ def syncjob_progress(request, pk):
 @require_POST
 @permission(SYNC)
 def syncjob_cancel(request, pk):
-    updated = SyncJob.objects.filter(pk=pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]) \
-        .update(cancel_requested=True)
-    if updated:
-        messages.success(request, f"Asked job #{pk} to stop after its current page.")
-    else:
+    job = get_object_or_404(SyncJob, pk=pk)
+    if not job.cancel():
         messages.warning(request, f"Job #{pk} is not running.")
+    elif job.status == JobStatus.CANCELLED:
+        messages.success(request, f"Cancelled job #{pk}.")
+    else:
+        messages.success(request, f"Asked job #{pk} to stop after its current page.")
     return back(request, reverse("couplings:syncjob_detail", kwargs={"pk": pk}))
 
 

@@ -479,8 +479,11 @@ def _local_reference(field_mapping, value, model_field, resolve):
             return record
         if field_mapping.clear_value_on_failed_sync:
             return None
+        describe = getattr(resolve, "describe", None)
+        name = describe(target, value) if describe else None
+        which = f"{short(name)} ({value})" if name else str(value)
         raise ValueProblem(
-            f"{model_field.name}: the CRM record {value} is not coupled to a "
+            f"{model_field.name}: the CRM {target.remote_entity} {which} is not coupled to a "
             f"{related._meta.verbose_name}. Couple it first ({target.name} mapping)."
         )
     key = key_field(related)

@@ -5,14 +5,12 @@ attributes' metadata and the page's counters; it writes counters and errors to t
 per page (never per record).
 """
 
-import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import router
-from django.db.models import F, prefetch_related_objects
-from django.utils import timezone
+from django.db.models import prefetch_related_objects
 
 from couplings_app.models import SyncError, SyncJob
 from mappings_app import metadata
@@ -113,6 +111,8 @@ class Run:
     def remote_select(self) -> list[str]:
         """The CRM attributes a page needs: key, modified-on, modified-by, the mapped ones."""
         names = {self.key, self.modified_attr, "_modifiedby_value"}
+        if self.primary_name in self.attributes:
+            names.add(self.primary_name)  # what messages call the row (remote_label)
         if "versionnumber" in self.attributes:
             names.add("versionnumber")  # tells changes within one second apart (remote_stamp)
         for fm in set(self.fields) | set(self.bidirectional):
@@ -139,9 +139,9 @@ class Run:
         return prefetch(records, self.local_related())
 
     # --- failures ----------------------------------------------------------------------------
-    def fail(self, message: str, *, exc: BaseException | None = None, detail: str = "", **where):
-        if exc is not None and not detail:
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    def fail(self, message: str, *, detail: str = "", **where):
+        """One record failed. `message` and `detail` are what a person reads (the error log's
+        Message and Detail): the record, the rule, what to do; never an exception's name."""
         self.failures.append(Failure(message=message, detail=detail, **where))
         self.counts["failed"] += 1
 
@@ -155,14 +155,17 @@ class Run:
                       message=f.message, detail=f.detail)
             for f in self.failures
         ])
-        updates = {name: F(name) + n for name, n in self.counts.items() if n}
-        SyncJob.objects.filter(pk=self.job.pk).update(
-            progress_done=F("progress_done") + processed, heartbeat_at=timezone.now(), **updates)
+        self.job.beat(processed, **self.counts)
         self.counts.clear()
         self.failures.clear()
 
     def cancelled(self) -> bool:
-        return SyncJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        """A person asked to stop, or the run was given up as dead meanwhile (its job no longer
+        In Process): a worker that was only slow stops at its next page."""
+        from couplings_app.choices import JobStatus
+
+        return not SyncJob.objects.filter(pk=self.job.pk, cancel_requested=False,
+                                          status=JobStatus.RUNNING).exists()
 
 
 def prefetch(records, paths) -> list:

@@ -51,7 +51,8 @@ class FromCrmLookups:
     """(mapping, CRM id) → coupled local record, for the rows of one page."""
 
     def __init__(self, run, rows):
-        wanted = defaultdict(set)
+        self.run, self.names = run, {}
+        self.wanted = wanted = defaultdict(set)
         for fm in lookup_fields(run):
             for row in rows:
                 value = remote_value(row, fm.remote_attribute)
@@ -73,6 +74,30 @@ class FromCrmLookups:
 
     def __call__(self, mapping, remote_id):
         return self.records.get((mapping.pk, str(remote_id).lower()))
+
+    def describe(self, mapping, remote_id) -> str | None:
+        """The name of a CRM record no coupling translates, for the message that says so: the
+        page's such records of `mapping` are read in one request, the first time one is asked."""
+        names = self.names.get(mapping.pk)
+        if names is None:
+            names = self.names[mapping.pk] = self._names(mapping)
+        return names.get(str(remote_id).lower())
+
+    def _names(self, mapping) -> dict:
+        from dataverse.errors import DataverseError
+        from mappings_app import metadata
+
+        unresolved = sorted(i for i in self.wanted.get(mapping, ())
+                            if (mapping.pk, i) not in self.records)
+        name = metadata.entity(mapping.remote_entity, fetch=False).primary_name
+        if not unresolved or not name:
+            return {}
+        try:
+            rows = self.run.client.get_many(mapping.remote_entity_set, mapping.remote_key,
+                                            unresolved, select=[mapping.remote_key, name])
+        except DataverseError:
+            return {}  # the message names the record by its id instead
+        return {str(k).lower(): row.get(name) for k, row in rows.items() if row.get(name)}
 
 
 def bind_name(attribute: dict, target_entity: str) -> str:

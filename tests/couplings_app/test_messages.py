@@ -49,3 +49,21 @@ def test_a_rule_that_cannot_go_on_says_what_to_do(crm, demo):
     assert job.status == JobStatus.FAILED
     assert job.message.startswith("The items' price list needs the local currency")
     assert "Synchronize the CURRENCY mapping first." in job.message
+
+
+def test_a_crm_record_is_named_by_its_name_not_its_id(crm, demo):
+    """Seed rule: only CRM contacts of an account coupled to a customer come to the ERP. The
+    contact of a vendor's account is refused, and the message names both by name."""
+    for name in ("CURRENCY", "SALESPEOPLE", "CUSTOMER"):
+        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    [job] = synchronize(demo["CONTACT"], client=crm, full=True, only_coupled=False,
+                        direction="from_crm")
+    errors = list(SyncError.objects.filter(job=job, message__contains="Nod Publishers"))
+    assert errors, list(SyncError.objects.filter(job=job).values_list("message", flat=True))
+    for error in errors:
+        assert error.remote_label == f"contact {error.message.split(':')[0].split(' ', 1)[1]}"
+        assert "the CRM account 'Nod Publishers' (" in error.message
+        assert "is not coupled to a customer. Couple it first (CUSTOMER mapping)." in \
+            error.message
+        assert not error.remote_label.startswith("contact ") or \
+            not error.remote_label[8:].replace("-", "").isalnum()
