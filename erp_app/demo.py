@@ -258,7 +258,7 @@ def seed_erp(customers: int = 40, seed: int = 2026, size: int = 0) -> dict[str, 
     groups = _ensure(
         m.CustomerPriceGroup, "code", [{"code": c, "description": d} for c, d in PRICE_GROUPS]
     )
-    sellers = [people[c] for c in ("JR", "KH", "LT", "PS", "RB")]
+    sellers = [people[c] for c in ("JR", "KH", "LT", "PS")]
 
     customer_rows, company_rows = [], []
     for i in range(customers):
@@ -273,7 +273,10 @@ def seed_erp(customers: int = 40, seed: int = 2026, size: int = 0) -> dict[str, 
                 "email": f"info@{domain}",
                 "home_page": f"www.{domain}",
                 # Every seventh customer has no salesperson; a few buy in a foreign currency.
-                "salesperson": None if i % 7 == 6 else sellers[i % len(sellers)],
+                # One in twenty is RB's, who has no CRM user: the seeds' rule "the salesperson
+                # must be coupled to a user" refuses those few, on purpose.
+                "salesperson": None if i % 7 == 6 else people["RB"] if i % 20 == 4
+                else sellers[i % len(sellers)],
                 "currency": [None, None, currencies["EUR"], None, currencies["GBP"]][i % 5],
                 "payment_terms": rng.choice(list(terms.values())),
                 "shipment_method": rng.choice(list(methods.values())),
@@ -365,7 +368,9 @@ def seed_erp(customers: int = 40, seed: int = 2026, size: int = 0) -> dict[str, 
                 "no": f"V{i + 1:05d}",
                 "name": company_name(100 + i * 5),
                 **_address(rng),
-                "purchaser": people["HR"] if i % 4 else None,
+                # One vendor's purchaser (HR) has no CRM user: refused on purpose, as above.
+                "purchaser": people["HR"] if i == 3 else people[("JR", "KH")[i % 2]] if i % 4
+                else None,
                 "currency": [None, currencies["EUR"], None, currencies["USD"]][i % 4],
                 "payment_terms": terms["30 DAYS"],
             }
