@@ -33,8 +33,9 @@ def duplicate_warnings(client) -> list[str]:
                                             page_size=1, top=1)), [])
         if not first:
             continue
-        what = (f"{mapping.name}: {uncoupled_local} uncoupled {model._meta.verbose_name_plural}"
-                f" and {mapping.remote_entity} records in the CRM.")
+        plural = model._meta.verbose_name_plural
+        what = (f"{mapping.name}: {uncoupled_local} {plural} in the ERP are not coupled, and the "
+                f"CRM holds {mapping.remote_entity} records too.")
         groups = match_fields(mapping)
         if groups:
             warnings.append(
