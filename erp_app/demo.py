@@ -584,17 +584,7 @@ def _seed_size_invoices(size, rng, sellers, customer_by_no, items) -> None:
     created = _ensure(m.PostedSalesInvoice, "no", rows)
     m.PostedSalesInvoiceLine.objects.bulk_create(
         [
-            m.PostedSalesInvoiceLine(
-                invoice=created[row["no"]],
-                line_no=(j + 1) * 10000,
-                type=InvoiceLineType.ITEM,
-                item=item,
-                description=item.description,
-                unit_of_measure=item.base_unit_of_measure,
-                quantity=qty,
-                unit_price=item.unit_price,
-                line_amount=item.unit_price * qty,
-            )
+            _item_line(created[row["no"]], j + 1, item, qty)
             for row, chosen in zip(rows, lines, strict=True)
             for j, (item, qty) in enumerate(chosen)
         ],
@@ -676,20 +666,18 @@ def _seed_invoices(rng, customer_by_no, items):
                 qty = Decimal(rng.randint(1, 8))
                 amount = item.unit_price * qty
                 total += amount
-                m.PostedSalesInvoiceLine.objects.create(
-                    invoice=invoice,
-                    line_no=line_no * 10000,
-                    type=InvoiceLineType.ITEM,
-                    item=item,
-                    description=item.description,
-                    unit_of_measure=item.base_unit_of_measure,
-                    quantity=qty,
-                    unit_price=item.unit_price,
-                    line_amount=amount,
-                )
+                _item_line(invoice, line_no, item, qty).save()
             paid = n > 0 and k % 2 == 0
             invoice.amount = total
             invoice.amount_including_vat = (total * Decimal("1.25")).quantize(Decimal("0.01"))
             invoice.remaining_amount = Decimal(0) if paid else invoice.amount_including_vat
             invoice.save()
             customer.refresh_statistics()
+
+
+def _item_line(invoice, number: int, item, qty):
+    """The `number`th line of a posted invoice: `qty` of `item` at its unit price."""
+    return m.PostedSalesInvoiceLine(
+        invoice=invoice, line_no=number * 10000, type=InvoiceLineType.ITEM, item=item,
+        description=item.description, unit_of_measure=item.base_unit_of_measure, quantity=qty,
+        unit_price=item.unit_price, line_amount=item.unit_price * qty)
