@@ -636,7 +636,7 @@ def mappings_bulk(request, action):
         several = len(mappings) > 1
         names = {m.pk: f"create_new_{m.pk}" if several else "create_new" for m in mappings}
         query = {"with": [m.pk for m in mappings[1:]]} if several else {}
-        what = ", ".join(m.name for m in mappings)
+        what = f"{len(mappings)} table mappings" if several else mappings[0].name
         if request.POST.get("criteria") != "yes" or not all(
                 [_apply_criteria(request, m, names[m.pk]) for m in mappings]):
             return _to_criteria(request, mappings[0], what,

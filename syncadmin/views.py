@@ -16,8 +16,8 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from syncadmin.filters import filterset_for
-from syncadmin.pages import record_url
 from syncadmin.forms import BootstrapModelForm, formfield
+from syncadmin.pages import record_url
 from syncadmin.tables import related_columns, table_for
 
 
