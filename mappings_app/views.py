@@ -127,6 +127,24 @@ def _perms(user, model):
 # --- Connection Setup ----------------------------------------------------------------------------
 
 
+def integration_user_name(conn) -> str | None:
+    """The integration user's full name, read from the CRM's systemusers (one request, quick to
+    give up); None when there is no user yet, the last test failed or the CRM does not answer
+    with a name: the page shows the id then."""
+    if not conn.integration_user_id or not conn.last_test_ok:
+        return None
+    try:
+        with crm_client(conn) as client:
+            client.transport.timeout = 5  # a name is a courtesy: the page does not wait long
+            client.transport.max_retries = 0
+            row = client.get("systemusers", conn.integration_user_id, select=["fullname"])
+    except Exception:  # noqa: BLE001 - any failure: the id says who it is
+        log.info("The integration user's name could not be read from the CRM.")
+        return None
+    name = str(row.get("fullname") or "").strip() if isinstance(row, dict) else ""
+    return name or None
+
+
 @require_GET
 @permission("view_connection")
 def connection(request):
@@ -137,6 +155,7 @@ def connection(request):
         "mappings_app/connection.html",
         {
             "connection": conn,
+            "integration_user_name": integration_user_name(conn),
             "mapping_count": TableMapping.objects.count(),
             "can_change": user.has_perm("mappings_app.change_connection"),
             "can_test": user.has_perm("mappings_app.test_connection"),
