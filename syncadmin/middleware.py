@@ -37,6 +37,7 @@ ACTIONS = {
     "couplings:syncjob_delete_old": "Delete Entries Older Than 7 Days",
     "couplings:syncjob_delete_all": "Delete All Entries",
     "couplings:syncerror_retry": "Retry",
+    "couplings:syncerror_retry_all": "Retry All",
     "couplings:syncerror_uncouple": "Delete Coupling",
     "couplings:syncerror_delete_old": "Delete Entries Older Than 7 Days",
     "couplings:syncerror_delete_all": "Delete All Entries",
@@ -51,7 +52,9 @@ ACTIONS = {
     ("couplings:mapping_action", "uncouple"): "Delete Couplings",
     ("couplings:mapping_action", "reset"): "Reset watermarks",
     ("couplings:mappings_bulk", "sync"): "Synchronize Modified Records (selected mappings)",
+    ("couplings:mappings_bulk", "full"): "Run Full Synchronization (selected mappings)",
     ("couplings:mappings_bulk", "match"): "Match-Based Coupling (selected mappings)",
+    ("couplings:mappings_bulk", "reset"): "Reset watermarks (selected mappings)",
     ("couplings:mappings_bulk", "uncouple"): "Delete Couplings (selected mappings)",
     ("couplings:records_bulk", "sync"): "Synchronize (selected records)",
     ("couplings:records_bulk", "match"): "Match-Based Coupling (selected records)",
@@ -63,6 +66,7 @@ ACTIONS = {
     ("couplings:skipped_action", "delete_records"): "Delete Records",
     ("couplings:skipped_action", "uncouple"): "Delete Couplings",
     ("couplings:skipped_action", "find_deleted"): "Find records deleted in the CRM",
+    "crm_emulator:browse_delete": "Delete (a record of the embedded CRM)",
 }
 # Where the action's button is, when the address itself does not say (see _back).
 BACK = {
