@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from couplings_app import services
+from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling, SyncError, SyncJob
 from mappings_app.values import record_key
 from syncadmin.tables import NUMERIC, BaseTable
@@ -228,12 +229,18 @@ class SyncErrorTable(RecordLinks, BaseTable):
         return {"to_crm": "ERP → CRM", "from_crm": "CRM → ERP"}.get(value, value or "—")
 
 
-def _result(value):
-    colors = {"success": "success", "failure": "danger"}
-    if not value:
+RESULT_COLORS = {SyncResult.SUCCESS: "success", SyncResult.FAILURE: "danger"}
+
+
+def _result(stored):
+    """A last synchronization result as a badge. Takes the stored value ("success"): the value
+    django-tables2 hands a render_ method of a field with choices is its label ("Success"),
+    which matched no colour and showed every badge grey."""
+    if not stored:
         return mark_safe('<span class="text-body-tertiary">—</span>')
-    return format_html('<span class="badge text-bg-{}">{}</span>', colors.get(value, "secondary"),
-                       value.capitalize())
+    label = SyncResult(stored).label if stored in SyncResult.values else str(stored).capitalize()
+    return format_html('<span class="badge text-bg-{}" data-result="{}">{}</span>',
+                       RESULT_COLORS.get(stored, "secondary"), stored, label)
 
 
 class CouplingTable(RecordLinks, BaseTable):
@@ -266,11 +273,11 @@ class CouplingTable(RecordLinks, BaseTable):
     def render_remote(self, record):
         return self.remote_link(record)
 
-    def render_last_result_to_crm(self, value):
-        return _result(value)
+    def render_last_result_to_crm(self, record):
+        return _result(record.last_result_to_crm)
 
-    def render_last_result_from_crm(self, value):
-        return _result(value)
+    def render_last_result_from_crm(self, record):
+        return _result(record.last_result_from_crm)
 
 
 class SkippedTable(CouplingTable):
