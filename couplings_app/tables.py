@@ -142,7 +142,9 @@ def _records_of(job):
 
 class SyncJobTable(BaseTable):
     id = tables.Column("No.", linkify=True, attrs=NUMERIC)
-    started_at = tables.DateTimeColumn(verbose_name="Start Date/Time", format=STAMP, attrs=SMALL)
+    # The start's date and time may go on two lines: at 1,366 px the Message keeps its room.
+    started_at = tables.DateTimeColumn(verbose_name="Start Date/Time", format=STAMP,
+                                       attrs={"td": {"class": "small"}})
     finished_at = tables.DateTimeColumn(verbose_name="Finish Date/Time", format=STAMP, attrs=SMALL)
     duration = tables.Column("Duration", empty_values=(), orderable=False, attrs=SMALL)
     mapping_name = tables.Column("Table Mapping", attrs={"td": {"style": "max-width: 12rem"}})
@@ -164,6 +166,12 @@ class SyncJobTable(BaseTable):
                   "inserted", "modified", "deleted", "unchanged", "skipped", "failed", "coupled",
                   "uncoupled", "message")
         attrs = {"class": "table table-sm table-hover align-middle small"}
+
+    def render_started_at(self, value):
+        local = timezone.localtime(value)
+        return format_html('<span class="text-nowrap">{}</span> '
+                           '<span class="text-nowrap">{}</span>',
+                           dateformat.format(local, "Y-m-d"), dateformat.format(local, "H:i:s"))
 
     def render_finished_at(self, value, record):
         """Only the time when the job finished the day it started (the log stays narrow)."""
