@@ -129,9 +129,9 @@ def _perms(user, model):
 
 def integration_user_name(conn) -> str | None:
     """The integration user's full name, read from the CRM's systemusers (one request, quick to
-    give up); None when there is no user yet, the last test failed or the CRM does not answer
-    with a name: the page shows the id then."""
-    if not conn.integration_user_id or not conn.last_test_ok:
+    give up); None when there is no user yet, the last Test Connection failed or the CRM does
+    not answer with a name: the page shows the id then."""
+    if not conn.integration_user_id or (conn.last_tested_at and not conn.last_test_ok):
         return None
     try:
         with crm_client(conn) as client:

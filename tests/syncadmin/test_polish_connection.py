@@ -41,3 +41,13 @@ def test_the_id_is_shown_when_the_crm_gives_no_name(admin_client, crm_app, setti
     cell = integration_user_cell(response.content.decode())
     assert f"<code>{user_id}</code>" in cell
     assert "Error" not in cell and "Traceback" not in cell
+
+
+def test_the_name_is_shown_before_any_test_connection(admin_client, crm_app):
+    """As after `make demo`: the integration user is known (a synchronization found it) but
+    Test Connection was never pressed."""
+    admin_client.post(reverse("mappings:connection_test"))
+    Connection.objects.update(last_tested_at=None, last_test_ok=False)
+    user_id = str(Connection.get().integration_user_id)
+    cell = integration_user_cell(admin_client.get(URL).content.decode())
+    assert f'title="User ID {user_id}"' in cell
