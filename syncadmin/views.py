@@ -139,7 +139,10 @@ class ObjectDetailView(PageMixin, generic.DetailView):
         for row in queryset[:limit]:
             cells = []
             for position, name in enumerate(columns):
-                value = getattr(row, name)
+                if opts.get_field(name).choices:
+                    value = getattr(row, f"get_{name}_display")()  # "Item", not "item"
+                else:
+                    value = getattr(row, name)
                 url = record_url(row if position == 0 else value)
                 cells.append((value, url))
             rows.append(cells)

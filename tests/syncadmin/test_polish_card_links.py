@@ -27,6 +27,7 @@ def test_no_link_on_an_invoice_card_answers_404(admin_client, demo):
     html = admin_client.get(invoice.get_absolute_url()).content.decode()
     line = invoice.lines.first()
     assert f"<td>{line.line_no}</td>" in html  # shown, not linked
+    assert f"<td>{line.get_type_display()}</td>" in html  # the choice's caption
     found = links(html)
     assert found
     broken = [url for url in found if admin_client.get(url).status_code == 404]
