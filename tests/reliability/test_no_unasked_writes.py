@@ -161,7 +161,7 @@ class Baseline:
 
 
 @pytest.fixture
-def settled(crm, demo, as_crm_user):
+def settled(crm, demo, as_crm_user):  # noqa: F811 - the fixture imported above
     for name in ("CURRENCY", "SALESPEOPLE", "CUSTOMER"):
         match_based_coupling(demo[name], client=crm)
     order = [m for m in sync_order() if m.name in NAMES]
