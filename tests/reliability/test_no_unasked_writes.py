@@ -25,7 +25,9 @@ CONTACT, and a second (modified) synchronization: both sides settled. Each examp
       changes no mapped attribute is itself a change nobody asked for;
   (d) a record edited on both sides in the same field is, with policy None, a listed conflict
       (skipped, with both versions) that neither side's edit was written over or merged into;
-      with Send, both sides hold the ERP's value; with Get, the CRM's.
+      with Send, both sides hold the ERP's value; with Get, the CRM's;
+- and runs Synchronize Modified Records once more, nobody having edited anything since: it
+  changes nothing on either side (no echo of the first run's writes, no conflict written over).
 
 "Corresponding" comes from the enabled field mappings (local field, CRM attribute, direction)
 and the table mapping's direction, never from a list here.
@@ -352,6 +354,24 @@ def check_one_run(client, person, baseline, edits, policies):
     for name, coupling, erp_edits, crm_edits in pairs:
         problems += check_pair(fields[name], policies[name], coupling, erp_edits, crm_edits,
                                erp_before, erp_after, crm_before, crm_after, disagree)
+
+    # And the run after it, with nobody editing anything in between, writes nothing at all: not
+    # the sync's own writes echoed back, not a conflict written over.
+    for job in run_modified(client):
+        note(f"again: {job.mapping_name} {job.direction}: {job.summary()}")
+    erp_again, crm_again = erp_state(baseline.models), crm_state()
+    for key in sorted(set(erp_after) | set(erp_again)):
+        before, after = erp_after.get(key), erp_again.get(key)
+        if before != after:
+            changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]} \
+                if before and after else ("created" if after else "deleted")
+            problems.append(f"(again) ERP {key[0]} {key[1]} changed by the next run: {changed}")
+    for key in sorted(set(crm_after) | set(crm_again)):
+        before, after = crm_after.get(key), crm_again.get(key)
+        if before != after:
+            changed = describe_row_change(before, after) if before and after else \
+                ("created" if after else "deleted")
+            problems.append(f"(again) CRM {key[0]} {key[1]} changed by the next run: {changed}")
 
     assert not problems, "\n".join(["writes nobody asked for:", *problems,
                                     "edits:", *edited.lines])
