@@ -8,7 +8,7 @@ CONTACT, and a second (modified) synchronization: both sides settled. Each examp
 - sets the update-conflict resolution of CUSTOMER and CONTACT (drawn: None, Send, Get);
 - edits coupled customers and contacts at random: in the ERP through the model's save(), in the
   CRM as a person (not the integration user); some records on both sides (in the same field or
-  in another), most on neither;
+  in another), some saved by a person with nothing changed, most on neither;
 - takes both sides as they are (every ERP record of the five mappings' tables; every CRM row:
   its attributes, modifiedon, modifiedby and versionnumber), runs Synchronize Modified Records
   (the runner's synchronize, per mapping in the synchronization order), takes them again;
@@ -17,11 +17,11 @@ CONTACT, and a second (modified) synchronization: both sides settled. Each examp
       Last Date Modified, not the CRM row's modifiedon or version; no record created or deleted;
   (b) an ERP field changed only if a person edited, in the CRM, an attribute whose field mapping
       brings it to that field (or the mapping's policy is Get Update from Integration and the
-      record was edited on both sides), and now holds the CRM's value;
+      record was saved on both sides: a conflict the CRM's version wins), and now holds the CRM's value;
   (c) a CRM attribute changed only if the ERP field a field mapping sends to it was edited in the
-      ERP, or it is sent to the CRM only and the ERP record was edited (the ERP's value of a
-      To-CRM-only field goes with the ERP's change), or the policy is Send Update to Integration
-      and the record was edited on both sides — and it now holds the ERP's value; a write that
+      ERP, or it is sent to the CRM only and a person saved the ERP record (the ERP's value of
+      a To-CRM-only field goes with the ERP's change), or the policy is Send Update to
+      Integration and the record was saved on both sides — and it now holds the ERP's value; a write that
       changes no mapped attribute is itself a change nobody asked for;
   (d) a record edited on both sides in the same field is, with policy None, a listed conflict
       (skipped, with both versions) that neither side's edit was written over or merged into;
@@ -77,7 +77,8 @@ EDITED = {
 WORDS = ["Alpha", "Beta", "Gamma", "Delta", "Omega", "Sigma", "Kappa"]
 POLICIES = [UpdateConflictResolution.NONE, UpdateConflictResolution.NONE,
             UpdateConflictResolution.SEND, UpdateConflictResolution.GET]
-KINDS = ["ERP", "CRM", "both, same field", "both, other field"]
+KINDS = ["ERP", "CRM", "both, same field", "both, other field", "ERP, saved unchanged",
+         "CRM, saved unchanged"]
 
 
 # --- the field mappings --------------------------------------------------------------------------
@@ -241,6 +242,8 @@ def text_value(attname, word, number, sequence, side):
 class Edited:
     erp: dict = field(default_factory=lambda: defaultdict(dict))  # (mapping, local id) -> values
     crm: dict = field(default_factory=lambda: defaultdict(dict))  # (mapping, remote id) -> values
+    erp_saved: set = field(default_factory=set)  # (mapping, local id) a person saved
+    crm_saved: set = field(default_factory=set)  # (mapping, remote id) a person saved
     lines: list = field(default_factory=list)
 
 
@@ -261,12 +264,28 @@ def apply_edits(edits, fields, person) -> Edited:
         coupling = pairs[name][which % len(pairs[name])]
         model = f.mapping.local_model_class
         erp_field = EDITED[name][first % len(EDITED[name])]
+        remote_id = str(coupling.remote_id).lower()
+        if kind == "ERP, saved unchanged":
+            model.objects.get(pk=coupling.local_id).save()
+            done.erp_saved.add((name, coupling.local_id))
+            done.lines.append(f"ERP {name} {coupling.local_id}: saved unchanged")
+            continue
+        if kind == "CRM, saved unchanged":
+            attribute = f.counterparts(erp_field)[0]
+            value = person.get(f.mapping.remote_entity_set, remote_id, select=[attribute])
+            person.update(f.mapping.remote_entity_set, remote_id,
+                          {attribute: value.get(attribute)})
+            done.crm_saved.add((name, remote_id))
+            done.lines.append(f"CRM {name} {remote_id}: saved unchanged ({attribute} = "
+                              f"{value.get(attribute)!r})")
+            continue
         if kind in ("ERP", "both, same field", "both, other field"):
             record = model.objects.get(pk=coupling.local_id)
             value = erp_value(model, erp_field, word, number, sequence)
             setattr(record, erp_field, value)
             record.save()
             done.erp[(name, coupling.local_id)][erp_field] = value
+            done.erp_saved.add((name, coupling.local_id))
             done.lines.append(f"ERP {name} {coupling.local_id}: {erp_field} = {value!r}")
         if kind != "ERP":
             crm_field = erp_field
@@ -277,9 +296,9 @@ def apply_edits(edits, fields, person) -> Edited:
                 crm_field = EDITED[name][second % len(EDITED[name])]
             attribute = f.counterparts(crm_field)[0]
             value = crm_value(attribute, f, word, number, sequence)
-            remote_id = str(coupling.remote_id).lower()
             person.update(f.mapping.remote_entity_set, remote_id, {attribute: value})
             done.crm[(name, remote_id)][attribute] = value
+            done.crm_saved.add((name, remote_id))
             done.lines.append(f"CRM {name} {remote_id}: {attribute} = {value!r}")
     return done
 
@@ -328,12 +347,13 @@ def check_one_run(client, person, baseline, edits, policies):
         for coupling in Coupling.objects.filter(local_model=f.mapping.local_model,
                                                 remote_entity=f.mapping.remote_entity):
             remote_id = str(coupling.remote_id).lower()
-            erp_edits = edited.erp.get((name, coupling.local_id), {})
-            crm_edits = edited.crm.get((name, remote_id), {})
-            if erp_edits or crm_edits:
+            erp_saved = (name, coupling.local_id) in edited.erp_saved
+            crm_saved = (name, remote_id) in edited.crm_saved
+            if erp_saved or crm_saved:
                 touched_erp.add((label, coupling.local_id))
                 touched_crm.add((f.mapping.remote_entity, remote_id))
-                pairs.append((name, coupling, erp_edits, crm_edits))
+                pairs.append((name, coupling, edited.erp.get((name, coupling.local_id), {}),
+                              edited.crm.get((name, remote_id), {}), erp_saved, crm_saved))
 
     # (a) nobody edited it: nothing changed, on either side.
     for key, before in erp_before.items():
@@ -351,9 +371,10 @@ def check_one_run(client, person, baseline, edits, policies):
     for difference in differences(client, sorted(EDITED)):
         disagree.add((difference.mapping, difference.local_id, difference.field))
 
-    for name, coupling, erp_edits, crm_edits in pairs:
+    for name, coupling, erp_edits, crm_edits, erp_saved, crm_saved in pairs:
         problems += check_pair(fields[name], policies[name], coupling, erp_edits, crm_edits,
-                               erp_before, erp_after, crm_before, crm_after, disagree)
+                               erp_saved, crm_saved, erp_before, erp_after, crm_before,
+                               crm_after, disagree)
 
     # And the run after it, with nobody editing anything in between, writes nothing at all: not
     # the sync's own writes echoed back, not a conflict written over.
@@ -386,8 +407,8 @@ def describe_row_change(before, after):
     return f"{changed} {stamps}"
 
 
-def check_pair(f, policy, coupling, erp_edits, crm_edits, erp_before, erp_after, crm_before,
-               crm_after, disagree):
+def check_pair(f, policy, coupling, erp_edits, crm_edits, erp_saved, crm_saved, erp_before,
+               erp_after, crm_before, crm_after, disagree):
     mapping = f.mapping
     label = mapping.local_model_class._meta.label_lower
     erp_key = (label, coupling.local_id)
@@ -395,7 +416,7 @@ def check_pair(f, policy, coupling, erp_edits, crm_edits, erp_before, erp_after,
     if erp_key not in erp_after or crm_key not in crm_after:
         return []  # reported as created or deleted
     coupling.refresh_from_db()
-    both = bool(erp_edits) and bool(crm_edits)
+    both = erp_saved and crm_saved  # a save on each side since the last run: a conflict
     who = f"{mapping.name} {coupling.local_id} ↔ {crm_key[1]}"
     problems = []
 
@@ -426,7 +447,7 @@ def check_pair(f, policy, coupling, erp_edits, crm_edits, erp_before, erp_after,
                    if c_before["data"].get(a) != c_after["data"].get(a)}
     for attribute in sorted(crm_changed):
         sources = [x for x in erp_edits if attribute in f.to_crm.get(x, ())]
-        restores = attribute in f.to_crm_only and bool(erp_edits)
+        restores = attribute in f.to_crm_only and erp_saved
         by_policy = both and policy == UpdateConflictResolution.SEND
         locals_ = [x for (x, a) in f.pairs if a == attribute]
         if not (sources or restores or by_policy):
