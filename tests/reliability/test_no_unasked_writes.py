@@ -17,12 +17,13 @@ CONTACT, and a second (modified) synchronization: both sides settled. Each examp
       Last Date Modified, not the CRM row's modifiedon or version; no record created or deleted;
   (b) an ERP field changed only if a person edited, in the CRM, an attribute whose field mapping
       brings it to that field (or the mapping's policy is Get Update from Integration and the
-      record was saved on both sides: a conflict the CRM's version wins), and now holds the CRM's value;
+      record was saved on both sides: a conflict the CRM's version wins), and now holds the
+      CRM's value;
   (c) a CRM attribute changed only if the ERP field a field mapping sends to it was edited in the
       ERP, or it is sent to the CRM only and a person saved the ERP record (the ERP's value of
       a To-CRM-only field goes with the ERP's change), or the policy is Send Update to
-      Integration and the record was saved on both sides — and it now holds the ERP's value; a write that
-      changes no mapped attribute is itself a change nobody asked for;
+      Integration and the record was saved on both sides — and it now holds the ERP's value; a
+      write that changes no mapped attribute is itself a change nobody asked for;
   (d) a record edited on both sides in the same field is, with policy None, a listed conflict
       (skipped, with both versions) that neither side's edit was written over or merged into;
       with Send, both sides hold the ERP's value; with Get, the CRM's;
@@ -54,6 +55,7 @@ from couplings_app.models import Coupling, SyncError, SyncJob
 from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
 from crm_emulator.models import Row
+from erp_app.models import Customer
 from mappings_app.choices import Direction, UpdateConflictResolution
 from mappings_app.models import TableMapping
 from mappings_app.order import sync_order
@@ -389,6 +391,11 @@ def check_one_run(client, person, baseline, edits, policies):
             problems.append(f"(again) ERP {key[0]} {key[1]} changed by the next run: {changed}")
     for key in sorted(set(crm_after) | set(crm_again)):
         before, after = crm_after.get(key), crm_again.get(key)
+        if before != after and KNOWN_GET_ECHO and known_get_echo(
+                key, before, after, pairs, fields, policies, disagree_again(client)):
+            note(f"(known, test_a_conflict_the_crm_won_...) CRM {key[1]}: "
+                 f"{describe_row_change(before, after)}")
+            continue
         if before != after:
             changed = describe_row_change(before, after) if before and after else \
                 ("created" if after else "deleted")
@@ -396,6 +403,33 @@ def check_one_run(client, person, baseline, edits, policies):
 
     assert not problems, "\n".join(["writes nobody asked for:", *problems,
                                     "edits:", *edited.lines])
+
+
+# A known engine bug, its own test below (test_a_conflict_the_crm_won_is_not_sent_to_the_crm_by_
+# the_next_run, an expected failure): after a conflict that Get Update from Integration resolved,
+# the next run sends the ERP's To-CRM-only values (it still takes the ERP record for changed). The
+# one exclusion of the property: on a record saved on both sides under Get, the run after may
+# write To-CRM-only attributes, and only to the ERP's values. Set to False once the engine is fixed.
+KNOWN_GET_ECHO = True
+
+
+def known_get_echo(key, before, after, pairs, fields, policies, disagree):
+    for name, coupling, _, _, erp_saved, crm_saved in pairs:
+        f = fields[name]
+        if (f.mapping.remote_entity, str(coupling.remote_id).lower()) != key:
+            continue
+        if not (erp_saved and crm_saved and policies[name] == UpdateConflictResolution.GET):
+            return False
+        changed = {a for a in set(before["data"]) | set(after["data"])
+                   if before["data"].get(a) != after["data"].get(a)}
+        return bool(changed) and changed <= f.to_crm_only and not any(
+            (name, coupling.local_id, f.name(x, a)) in disagree
+            for a in changed for (x, b) in f.pairs if b == a)
+    return False
+
+
+def disagree_again(client):
+    return {(d.mapping, d.local_id, d.field) for d in differences(client, sorted(EDITED))}
 
 
 def describe_row_change(before, after):
@@ -497,3 +531,38 @@ def check_pair(f, policy, coupling, erp_edits, crm_edits, erp_saved, crm_saved, 
     return problems
 
 
+
+
+# --- what the property found, one case each ----------------------------------------------------
+@pytest.mark.xfail(strict=True, reason=(
+    "Engine: a conflict resolved by Get Update from Integration leaves the coupling's ERP stamp "
+    "unrecorded (ToCrm.decide returns 'unchanged' for it; FromCrm.mark_ok skips "
+    "local_modified_at for couplings in self.unsent), so the NEXT modified run takes the ERP "
+    "record for changed and sends its To-CRM-only values (creditlimit 50000.0 over the CRM "
+    "person's 204000.0), although nobody changed anything since the run before."))
+def test_a_conflict_the_crm_won_is_not_sent_to_the_crm_by_the_next_run(settled):
+    """Update-conflict resolution Get Update from Integration. A person renames a customer in
+    the ERP and, in the CRM, changes its account's credit limit (a To-CRM-only field). The run
+    takes the CRM's version of the conflict. Nobody edits anything after that: the next run has
+    nothing to write (whether the first run sends the ERP's credit limit along with the ERP's
+    change, or leaves the CRM's, is not this test's question)."""
+    client, person, _ = settled
+    TableMapping.objects.filter(name="CUSTOMER").update(
+        update_conflict_resolution=UpdateConflictResolution.GET)
+    coupling = candidates(TableMapping.objects.get(name="CUSTOMER"))[0]
+    key = ("account", str(coupling.remote_id).lower())
+    customer = Customer.objects.get(pk=coupling.local_id)
+    customer.name = "Renamed In The ERP"
+    customer.save()
+    person.update("accounts", key[1], {"creditlimit": 204000.0})
+
+    run_modified(client)
+
+    customer.refresh_from_db()
+    first = crm_state()[key]
+    assert customer.name == first["data"]["name"] != "Renamed In The ERP"  # the CRM's won
+
+    run_modified(client)
+
+    again = crm_state()[key]
+    assert again == first, f"the run after wrote {describe_row_change(first, again)}"
