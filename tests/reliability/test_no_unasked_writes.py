@@ -306,6 +306,7 @@ def apply_edits(edits, fields, person) -> Edited:
 
 
 # --- the property --------------------------------------------------------------------------------
+@pytest.mark.slow  # ~30 s on SQLite: 15 examples of two runs of five mappings each
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=False, database=None,
           print_blob=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
