@@ -17,7 +17,6 @@ never the schedule's internal name. The page's views are at the end of this modu
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
@@ -41,6 +40,7 @@ from couplings_app.tasks import (
     mapping_schedules,
 )
 from mappings_app.models import MAX_SCHEDULE_MINUTES, TableMapping
+from syncadmin.permissions import permission
 
 HOOK = SCHEDULE_HOOK
 FAR_AHEAD = timedelta(days=3650)
@@ -252,19 +252,6 @@ class MinutesForm(forms.Form):
                                  max_value=MAX_SCHEDULE_MINUTES)
 
 
-def _permission(*perms):
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perms(perms):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
 def _back(request):
     for target in (request.POST.get("next"), request.headers.get("referer")):
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
@@ -277,7 +264,7 @@ def _queued(jobs) -> str:
 
 
 @require_GET
-@_permission("couplings_app.view_syncjob")
+@permission("couplings_app.view_syncjob")
 def jobqueue_list(request):
     return render(request, "couplings_app/jobqueue_list.html", {
         "entries": entries(), "can_manage": request.user.has_perm(MANAGE),
@@ -287,7 +274,7 @@ def jobqueue_list(request):
 
 
 @require_POST
-@_permission(MANAGE)
+@permission(MANAGE)
 def jobqueue_action(request, pk, action):
     schedule = get_object_or_404(Schedule, pk=pk)
     what = caption(schedule)

@@ -6,7 +6,6 @@ function of couplings_app.services / tasks / page_tasks / jobqueue, says what it
 and returns to where the user was (`next`, else the referring page).
 """
 
-from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
@@ -39,24 +38,12 @@ from mappings_app.choices import Direction
 from mappings_app.connection import crm_client, scrub
 from mappings_app.models import Connection, EntityMetadata, TableMapping
 from syncadmin.forms import selected_pks
+from syncadmin.permissions import permission
 
 SYNC = "mappings_app.sync_tablemapping"
 COUPLE = "mappings_app.couple_tablemapping"
 RESOLVE = "couplings_app.resolve_coupling"
 JOBQUEUE = "couplings_app.manage_jobqueue"
-
-
-def permission(*perms):
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not request.user.has_perms(perms):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def back(request, default="home"):
