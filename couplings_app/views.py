@@ -315,6 +315,14 @@ def _to_criteria(request, mapping, what, default_next=None, **query):
     return HttpResponseRedirect(f"{url}?{urlencode(query, doseq=True)}" if query else url)
 
 
+def _matches_on_something(request, mapping) -> bool:
+    """The criteria (as posted, if the user may change them) mark a field to match on."""
+    if request.user.has_perms(CHANGE_CRITERIA):
+        return any(request.POST.get(f"use_{c.field.pk}") == "on"
+                   for c in services.match_criteria(mapping))
+    return any(c.use for c in services.match_criteria(mapping))
+
+
 def _apply_criteria(request, mapping, create_name="create_new") -> bool:
     """The criteria posted with the run, saved if the user may change them. False (and said
     why) when they are refused: nothing runs then."""
@@ -624,6 +632,13 @@ def mappings_bulk(request, action):
         names = {m.pk: f"create_new_{m.pk}" if several else "create_new" for m in mappings}
         query = {"with": [m.pk for m in mappings[1:]]} if several else {}
         what = f"{len(mappings)} table mappings" if several else mappings[0].name
+        if several and request.POST.get("criteria") == "yes":
+            # Of several, one with no field to match on is left out, not a stop for the others.
+            unmatched = [m for m in mappings if not _matches_on_something(request, m)]
+            for mapping in unmatched:
+                messages.info(request, f"{mapping.name}: left out, as no field is marked Use "
+                                       "For Match-Based Coupling.")
+            mappings = [m for m in mappings if m not in unmatched] or mappings
         if request.POST.get("criteria") != "yes" or not all(
                 [_apply_criteria(request, m, names[m.pk]) for m in mappings]):
             return _to_criteria(request, mappings[0], what,
