@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from couplings_app import jobqueue, page_tasks, services, tasks
+from couplings_app import conflicts, jobqueue, page_tasks, services, tasks
 from couplings_app.choices import JobStatus, JobType
 from couplings_app.filtersets import (
     CouplingFilterSet,
@@ -913,7 +913,7 @@ def skipped_detail(request, pk):
     record, row, versions, problem = None, None, [], None
     try:
         with crm_client() as client:
-            record, row, versions = services.compare(coupling, client=client)
+            record, row, versions = conflicts.compare(coupling, client=client)
     except Exception as exc:  # noqa: BLE001
         if not services.is_crm_error(exc):
             raise
@@ -950,7 +950,7 @@ def skipped_resolve(request, pk):
         raise Http404
     try:
         with crm_client() as client:
-            job = services.resolve_conflict(coupling, side_taken, chosen, client=client,
+            job = conflicts.resolve_conflict(coupling, side_taken, chosen, client=client,
                                             user=request.user)
     except ValueError as exc:
         messages.error(request, str(exc))
