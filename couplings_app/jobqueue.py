@@ -6,13 +6,14 @@ Status, as BC shows it:
   django-q2's scheduler skips it);
 - On Hold with Inactivity Timeout: its runs found nothing for the mapping's Inactivity Timeout
   Period (JobQueueHold "inactivity"; the next run is pushed far ahead, and the first change of a
-  record brings it forward again — see tasks.bring_forward);
+  record brings it forward again — see schedules.bring_forward);
 - In Process: a job of its mapping is running; Error: the last job failed, or the entry's table
   mapping no longer exists; else Ready.
 
-An entry follows its mapping by the mapping's pk (couplings_app.tasks.mapping_schedules), never by
-name. What a person reads is BC's caption ("CUSTOMER - Dynamics 365 Sales synchronization job"),
-never the schedule's internal name. The page's views are at the end of this module.
+An entry follows its mapping by the mapping's pk (couplings_app.schedules.mapping_schedules), never
+by name; every write to a schedule is in couplings_app.schedules. What a person reads is BC's
+caption ("CUSTOMER - Dynamics 365 Sales synchronization job"), never the schedule's internal name.
+The page's views are at the end of this module.
 """
 
 from dataclasses import dataclass
@@ -31,20 +32,22 @@ from django_q.models import Schedule
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType
 from couplings_app.models import JobQueueHold, MappingLock, SyncJob
-from couplings_app.tasks import (
+from couplings_app.schedules import (
     SCHEDULE_FUNC,
     SCHEDULE_HOOK,
     SCHEDULE_PREFIX,
     STATISTICS_SCHEDULE,
+    hold,
     mapping_pk_of,
     mapping_schedules,
+    release,
+    set_statistics_minutes,
 )
+from couplings_app.sync.statistics import STATISTICS_NAME
 from mappings_app.models import MAX_SCHEDULE_MINUTES, TableMapping
 from syncadmin.permissions import permission
 
 HOOK = SCHEDULE_HOOK
-FAR_AHEAD = timedelta(days=3650)
-STATISTICS_NAME = "CUSTOMER STATISTICS"  # the mapping_name of statistics jobs
 PRODUCT = "Dynamics 365 Sales"
 
 
@@ -160,24 +163,6 @@ def entries() -> list[Entry]:
     return result
 
 
-def hold(schedule: Schedule, *, user=None, reason=JobQueueHold.MANUAL) -> None:
-    """Set On Hold."""
-    JobQueueHold.objects.update_or_create(schedule_name=schedule.name,
-                                          defaults={"reason": reason, "held_by": user,
-                                                    "held_at": timezone.now()})
-    if reason == JobQueueHold.MANUAL:
-        Schedule.objects.filter(pk=schedule.pk).update(repeats=0)
-    else:
-        Schedule.objects.filter(pk=schedule.pk).update(next_run=timezone.now() + FAR_AHEAD)
-
-
-def release(schedule: Schedule) -> None:
-    """Set Status to Ready: runs again from now on, the next run within a minute."""
-    JobQueueHold.objects.filter(schedule_name=schedule.name).delete()
-    Schedule.objects.filter(pk=schedule.pk).update(
-        repeats=-1, next_run=timezone.now() + timedelta(seconds=30))
-
-
 def mapping_of(schedule: Schedule) -> TableMapping | None:
     pk = mapping_pk_of(schedule)
     return TableMapping.objects.filter(pk=pk).first() if pk else None
@@ -200,7 +185,7 @@ def set_minutes(schedule: Schedule, minutes: int) -> None:
     """No. of Minutes between Runs. A mapping's entry takes it from its mapping, so the mapping
     changes (and its entry follows); the Customer Statistics entry has no mapping."""
     if is_statistics(schedule):
-        Schedule.objects.filter(pk=schedule.pk).update(minutes=minutes)
+        set_statistics_minutes(schedule, minutes)
         return
     mapping = mapping_of(schedule)
     if mapping is None:

@@ -50,7 +50,7 @@ def hand_over(mapping, job, to) -> bool:
         handed = MappingLock.objects.filter(mapping=mapping, job=job).update(
             job=to, claimed_at=now)
         if handed:
-            SyncJob.objects.filter(pk=to.pk, status=JobStatus.QUEUED).update(heartbeat_at=now)
+            to.wait(now)
     return bool(handed)
 
 

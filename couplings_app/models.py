@@ -158,7 +158,7 @@ class SyncJob(models.Model):
     def counters(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.COUNTERS}
 
-    # --- the job's life: plan → start → beat … → finish (or cancel, or fail_dead) -------------
+    # --- the job's life: plan → take_up/wait → start → beat … → finish (or cancel, fail_dead) --
     # Every change of status is a conditional UPDATE from the states it may leave, so a run, a
     # person's Cancel and the takeover of a dead run never undo one another.
     @classmethod
@@ -176,6 +176,26 @@ class SyncJob(models.Model):
         (a job with none is still waiting for its task, which may come yet)."""
         cls.objects.filter(pk__in=[job.pk for job in jobs], heartbeat_at__isnull=True,
                            status=JobStatus.QUEUED).update(heartbeat_at=now or timezone.now())
+
+    @classmethod
+    def open(cls, mapping, type, *, trigger=JobTrigger.USER, user=None,
+             direction="") -> "SyncJob":
+        """A job that runs at once, in this process (a coupling job): planned and started."""
+        job = cls.plan(mapping, direction, type=type, trigger=trigger, user=user)
+        job.start()
+        return job
+
+    @classmethod
+    def dry_run(cls, mapping) -> "SyncJob":
+        """A job never saved, for a run that only looks (Match-Based Coupling's dry run): the
+        job log shows nothing of it."""
+        return cls(mapping=mapping, mapping_name=mapping.name)
+
+    def wait(self, now=None) -> None:
+        """Handed the claim by its run's first direction, still queued: a fresh sign of life, so
+        the claim it holds is not taken for a dead run's while it waits to start."""
+        SyncJob.objects.filter(pk=self.pk, status=JobStatus.QUEUED).update(
+            heartbeat_at=now or timezone.now())
 
     def start(self, direction=None, now=None) -> bool:
         """Queued → In Process, once. False (and the job ended) if a person cancelled it or
@@ -197,6 +217,17 @@ class SyncJob(models.Model):
         if processed:
             updates["progress_done"] = F("progress_done") + processed
         SyncJob.objects.filter(pk=self.pk).update(heartbeat_at=timezone.now(), **updates)
+
+    def expect(self, total: int) -> None:
+        """How many records the run reads (one COUNT), so the log shows a progress bar."""
+        self.progress_total = total
+        SyncJob.objects.filter(pk=self.pk).update(progress_total=total)
+
+    def stop_asked(self) -> bool:
+        """A person asked to stop, or the run was given up as dead meanwhile (the job no longer
+        In Process): a worker that was only slow stops at its next page."""
+        return not SyncJob.objects.filter(pk=self.pk, cancel_requested=False,
+                                          status=JobStatus.RUNNING).exists()
 
     def finish(self, status=JobStatus.SUCCEEDED, message="", **counters) -> bool:
         """The run's end; without a message, the counters' summary. False if the job had
@@ -247,7 +278,6 @@ class SyncJob(models.Model):
     def summary(self) -> str:
         parts = [f"{getattr(self, name)} {name}" for name in self.COUNTERS if getattr(self, name)]
         return ", ".join(parts).capitalize() + "." if parts else "Nothing to synchronize."
-
 
 
 class SyncError(models.Model):

@@ -1,33 +1,26 @@
 """django-q2 entry points of the pages' actions on many records (couplings_app.tasks holds the
 engine's: mapping runs, full synchronization, statistics, schedules). Each opens the CRM and
-calls one function of couplings_app.services or the engine; `enqueue()` queues one after the
-transaction commits, so the worker never reads rows not yet committed."""
+calls one function of couplings_app.services or the engine; `enqueue()` queues one by name
+through couplings_app.tasks.enqueue (after the transaction commits)."""
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
-from django_q.tasks import async_task
-
-from couplings_app import services
+from couplings_app import services, tasks
 from couplings_app.models import Coupling, SyncError
+from couplings_app.tasks import user_of
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 
 
-def _user(user_id):
-    return get_user_model().objects.filter(pk=user_id).first() if user_id else None
-
-
 def enqueue(func: str, *args, user=None, name: str = "", **kwargs) -> None:
-    user_id = getattr(user, "pk", None)
-    transaction.on_commit(lambda: async_task(f"couplings_app.page_tasks.{func}", *args,
-                                             user_id=user_id, task_name=name or func, **kwargs))
+    """Queues the function of this module named `func` (its jobs are planned when it runs)."""
+    tasks.enqueue(f"couplings_app.page_tasks.{func}", *args, user=user, name=name or func,
+                  **kwargs)
 
 
 def synchronize_selected(mapping_id, local_ids, user_id=None):
     mapping = TableMapping.objects.get(pk=mapping_id)
     with crm_client() as client:
         return [j.pk for j in services.synchronize_selected(mapping, local_ids, client=client,
-                                                            user=_user(user_id))]
+                                                            user=user_of(user_id))]
 
 
 def match_selected(mapping_id, local_ids=None, user_id=None):
@@ -39,7 +32,7 @@ def match_selected(mapping_id, local_ids=None, user_id=None):
     try:
         with crm_client() as client:
             outcome = match_based_coupling(mapping, client=client, local_ids=local_ids,
-                                           user=_user(user_id))
+                                           user=user_of(user_id))
     except CouplingRefused as exc:
         return str(exc)
     return outcome.job.pk if outcome.job else None
@@ -48,14 +41,14 @@ def match_selected(mapping_id, local_ids=None, user_id=None):
 def retry_errors(error_ids, user_id=None):
     errors = list(SyncError.objects.filter(pk__in=error_ids))
     with crm_client() as client:
-        return [j.pk for j in services.retry_errors(errors, client=client, user=_user(user_id))]
+        return [j.pk for j in services.retry_errors(errors, client=client, user=user_of(user_id))]
 
 
 def synchronize_couplings(coupling_ids, user_id=None):
     couplings = list(Coupling.objects.filter(pk__in=coupling_ids))
     with crm_client() as client:
         return [j.pk for j in services.synchronize_couplings(couplings, client=client,
-                                                             user=_user(user_id))]
+                                                             user=user_of(user_id))]
 
 
 def find_deleted(mapping_ids=None, user_id=None):

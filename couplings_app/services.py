@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from couplings_app.choices import JobStatus, JobTrigger, JobType, SyncResult
+from couplings_app.choices import JobStatus, JobType, SyncResult
 from couplings_app.models import Coupling, SyncError, SyncJob
-from couplings_app.sync.coupling import _finish, _job, couple, uncouple
+from couplings_app.sync.coupling import couple, uncouple
 from couplings_app.sync.runner import synchronize_records
 from dataverse.errors import DataverseError
 from mappings_app import metadata
@@ -594,7 +594,7 @@ def delete_records(couplings, *, client, user=None) -> tuple[int, list[str]]:
         deleted_side=""))
     deleted, kept = 0, []
     for mapping, group in _by_mapping(fresh):
-        job = _job(mapping, JobType.UNCOUPLING, JobTrigger.USER, user)
+        job = SyncJob.open(mapping, JobType.UNCOUPLING, user=user)
         local_ids = [c.local_id for c in group if c.deleted_side == "remote"]
         remote_ids = [str(c.remote_id) for c in group if c.deleted_side == "local"]
         model = mapping.local_model_class
@@ -612,7 +612,7 @@ def delete_records(couplings, *, client, user=None) -> tuple[int, list[str]]:
                                     for i in remote_ids], continue_on_error=True)
             deleted += sum(r.ok for r in results)
         gone, _ = Coupling.objects.filter(pk__in=[c.pk for c in group]).delete()
-        _finish(job, f"Deleted {deleted} records whose coupled record was deleted.",
+        job.finish(message=f"Deleted {deleted} records whose coupled record was deleted.",
                 uncoupled=gone, deleted=len(group))
     return deleted, kept
 

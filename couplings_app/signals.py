@@ -1,7 +1,7 @@
 """Reactions to changes made outside the engine (the engine writes in bulk: no signals).
 
 - A table mapping saved, bulk-updated or deleted: its job queue entry follows (created, renamed,
-  re-timed, removed), found by the mapping's pk (couplings_app.tasks.ensure_schedule).
+  re-timed, removed), found by the mapping's pk (couplings_app.schedules.ensure_schedule).
 - An ERP record of a mapped table saved: its mapping's next run is brought forward.
 - An ERP record deleted: its couplings stay and say so, and the mapping's deletion-conflict
   resolution applies (couplings_app/sync/deletions.py); the CRM record is deleted too only when
@@ -16,7 +16,7 @@ from mappings_app.models import SCHEDULE_FIELDS, TableMapping, mappings_updated
 
 
 def _follow(mapping):
-    from couplings_app.tasks import ensure_schedule, ensure_statistics_schedule
+    from couplings_app.schedules import ensure_schedule, ensure_statistics_schedule
 
     ensure_schedule(mapping)
     if mapping.local_model == "erp_app.customer" and mapping.remote_entity == "account":
@@ -38,7 +38,7 @@ def mappings_bulk_updated(sender, pks, **kwargs):
 
 @receiver(post_delete, sender=TableMapping)
 def mapping_deleted(sender, instance, **kwargs):
-    from couplings_app.tasks import remove_schedule
+    from couplings_app.schedules import remove_schedule
 
     remove_schedule(instance.pk)
 
@@ -51,7 +51,7 @@ def _mappings_of(instance):
 def record_saved(sender, instance, raw=False, **kwargs):
     if raw:
         return
-    from couplings_app.tasks import bring_forward
+    from couplings_app.schedules import bring_forward
 
     for mapping in _mappings_of(instance):
         bring_forward(mapping)

@@ -160,12 +160,8 @@ class Run:
         self.failures.clear()
 
     def cancelled(self) -> bool:
-        """A person asked to stop, or the run was given up as dead meanwhile (its job no longer
-        In Process): a worker that was only slow stops at its next page."""
-        from couplings_app.choices import JobStatus
-
-        return not SyncJob.objects.filter(pk=self.job.pk, cancel_requested=False,
-                                          status=JobStatus.RUNNING).exists()
+        """A person asked to stop, or the run was given up as dead (SyncJob.stop_asked)."""
+        return self.job.stop_asked()
 
 
 def prefetch(records, paths) -> list:

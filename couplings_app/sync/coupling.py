@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
-from couplings_app.choices import JobStatus, JobTrigger, JobType
+from couplings_app.choices import JobTrigger, JobType
 from couplings_app.models import Coupling, SyncJob
 from couplings_app.sync.context import PAGE_SIZE, Run
 from couplings_app.sync.matching import find_remote_matches, match_fields
@@ -32,16 +32,6 @@ class MatchOutcome:
     job: SyncJob | None = None
 
 
-def _job(mapping, job_type, trigger, user, direction=""):
-    job = SyncJob.plan(mapping, direction, type=job_type, trigger=trigger, user=user)
-    job.start()
-    return job
-
-
-def _finish(job, message, **counters):
-    job.finish(JobStatus.SUCCEEDED, message, **counters)
-
-
 def couple(mapping, record, remote_id, *, client, user=None, trigger=JobTrigger.USER) -> Coupling:
     """Couples an ERP record to a chosen CRM record (BC's Set Up Coupling)."""
     remote_id = str(remote_id).lower()
@@ -55,24 +45,25 @@ def couple(mapping, record, remote_id, *, client, user=None, trigger=JobTrigger.
     if taken.exists():
         raise CouplingRefused(f"{mapping.remote_entity} {remote_id} is already coupled to another "
                               f"{record._meta.verbose_name}. Delete that coupling first.")
-    job = _job(mapping, JobType.COUPLING, trigger, user)
+    job = SyncJob.open(mapping, JobType.COUPLING, trigger=trigger, user=user)
     with transaction.atomic():
         Coupling.objects.filter(local_model=mapping.local_model, local_id=record.pk,
                                 remote_entity=mapping.remote_entity).delete()
         coupling = Coupling.objects.create(
             mapping=mapping, local_model=mapping.local_model, local_id=record.pk,
             remote_entity=mapping.remote_entity, remote_id=remote_id)
-    _finish(job, f"{label} coupled to {mapping.remote_entity} {remote_id}.", coupled=1)
+    job.finish(message=f"{label} coupled to {mapping.remote_entity} {remote_id}.", coupled=1)
     return coupling
 
 
 def uncouple(mapping, local_ids, *, user=None, trigger=JobTrigger.USER) -> SyncJob:
     """Deletes the couplings of these ERP records (BC's Delete Coupling)."""
-    job = _job(mapping, JobType.UNCOUPLING, trigger, user)
+    job = SyncJob.open(mapping, JobType.UNCOUPLING, trigger=trigger, user=user)
     deleted, _ = Coupling.objects.filter(local_model=mapping.local_model,
                                          remote_entity=mapping.remote_entity,
                                          local_id__in=list(local_ids)).delete()
-    _finish(job, f"{deleted} coupling{'s' if deleted != 1 else ''} deleted.", uncoupled=deleted)
+    job.finish(message=f"{deleted} coupling{'s' if deleted != 1 else ''} deleted.",
+               uncoupled=deleted)
     return job
 
 
@@ -84,8 +75,8 @@ def match_based_coupling(mapping, *, client, local_ids=None, dry_run=False, user
         raise CouplingRefused(f"No field of the {mapping.name} mapping is marked Use For "
                               "Match-Based Coupling. Mark one on its field mappings.")
     outcome = MatchOutcome()
-    job = None if dry_run else _job(mapping, JobType.COUPLING, trigger, user)
-    run = Run(mapping=mapping, job=job or SyncJob(mapping_name=mapping.name), client=client,
+    job = None if dry_run else SyncJob.open(mapping, JobType.COUPLING, trigger=trigger, user=user)
+    run = Run(mapping=mapping, job=job or SyncJob.dry_run(mapping), client=client,
               direction=Direction.TO_CRM)
     model = mapping.local_model_class
     query = model._default_manager.filter(local_filter.parse(model, mapping.local_filter))
@@ -115,7 +106,7 @@ def match_based_coupling(mapping, *, client, local_ids=None, dry_run=False, user
                    + (f", {outcome.created} created in the CRM" if outcome.created else "") + ".")
         if run.failures:
             run.flush(0)
-        _finish(job, message, coupled=len(outcome.coupled))
+        job.finish(message=message, coupled=len(outcome.coupled))
         outcome.job = job
     return outcome
 

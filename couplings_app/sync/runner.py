@@ -314,7 +314,7 @@ def local_pages(run):
         query = query.filter(modified_at__gt=since - LOCAL_OVERLAP).exclude(
             Exists(_synchronized_as_is(run)))
     # One COUNT, so the job log can show a progress bar with a percentage.
-    SyncJob.objects.filter(pk=run.job.pk).update(progress_total=query.count() + len(retry_ids))
+    run.job.expect(query.count() + len(retry_ids))
     # Keyset paging on (modified_at, pk): memory stays flat, whatever the table's size.
     last = None
     while True:

@@ -11,21 +11,26 @@ from couplings_app.sync.compare import same
 from dataverse import BatchOperation
 from dataverse.errors import DataverseError
 from mappings_app.connection import scrub
+from mappings_app.models import TableMapping
 
 FIELDS = {"balance_lcy": "nav_balance", "outstanding_orders_lcy": "nav_outstandingorders",
           "shipped_not_invoiced_lcy": "nav_shippednotinvoiced", "sales_lcy": "nav_totalsales"}
 PAGE_SIZE = 5000
+STATISTICS_NAME = "CUSTOMER STATISTICS"  # the mapping_name of statistics jobs
+
+
+def statistics_mapping():
+    """The mapping whose accounts Customer Statistics writes (its jobs are filed under it)."""
+    return TableMapping.objects.filter(local_model="erp_app.customer",
+                                       remote_entity="account").first()
 
 
 def push_customer_statistics(*, client, user=None, trigger=JobTrigger.USER,
                              job: SyncJob | None = None) -> SyncJob:
     from erp_app.models import Customer
-    from mappings_app.models import TableMapping
 
-    mapping = TableMapping.objects.filter(local_model="erp_app.customer",
-                                          remote_entity="account").first()
-    job = job or SyncJob.plan(mapping, "to_crm", type=JobType.STATISTICS, trigger=trigger,
-                              user=user, mapping_name="CUSTOMER STATISTICS")
+    job = job or SyncJob.plan(statistics_mapping(), "to_crm", type=JobType.STATISTICS,
+                              trigger=trigger, user=user, mapping_name=STATISTICS_NAME)
     if not job.start():
         return job  # a person cancelled it while it waited for its task
     counts = {"modified": 0, "unchanged": 0, "failed": 0}

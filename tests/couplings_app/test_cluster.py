@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
-from couplings_app import tasks
+from couplings_app import schedules, tasks
 from couplings_app.choices import JobStatus, JobTrigger
 from couplings_app.models import SyncJob
 from crm_emulator import faults
@@ -96,7 +96,7 @@ def test_schedules_record_changes_and_simultaneous_triggers(demo, cluster, monke
     assert SyncJob.objects.filter(pk__in=ids, message__contains="still running").count() == 2
 
     # A due schedule runs; a record change brings another mapping's run forward.
-    monkeypatch.setattr(tasks, "EVENT_DELAY", timedelta(seconds=1))
+    monkeypatch.setattr(schedules, "EVENT_DELAY", timedelta(seconds=1))
     Schedule.objects.filter(name="sync:CURRENCY").update(next_run=timezone.now())
     Schedule.objects.filter(name="sync:CUSTOMER").update(
         next_run=timezone.now() + timedelta(minutes=25))

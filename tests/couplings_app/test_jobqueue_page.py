@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django_q.models import Schedule
 
-from couplings_app import tasks
+from couplings_app import schedules
 from couplings_app.models import SyncJob
 from mappings_app.models import TableMapping
 
@@ -27,7 +27,7 @@ def said(response):
 
 
 def entry_of(mapping):
-    return tasks.mapping_schedules(mapping.pk).get()
+    return schedules.mapping_schedules(mapping.pk).get()
 
 
 def test_the_page_shows_captions_not_internal_names(viewer, mapping):
@@ -62,7 +62,7 @@ def test_run_now_after_a_rename_runs_the_renamed_mapping(operator, mapping):
 
 
 def test_run_now_of_an_entry_whose_mapping_is_gone_says_so(operator, mapping):
-    gone = Schedule.objects.create(name="sync:GONE", func=tasks.SCHEDULE_FUNC,
+    gone = Schedule.objects.create(name="sync:GONE", func=schedules.SCHEDULE_FUNC,
                                    args=repr((mapping.pk + 1000,)),
                                    schedule_type=Schedule.MINUTES, minutes=30)
     html = operator.get(LIST).content.decode()
@@ -89,7 +89,7 @@ def test_an_administrator_changes_the_minutes_between_runs(administrator, mappin
 
 
 def test_the_statistics_entry_has_its_own_minutes(administrator, mapping):
-    statistics = Schedule.objects.get(name=tasks.STATISTICS_SCHEDULE)
+    statistics = Schedule.objects.get(name=schedules.STATISTICS_SCHEDULE)
     administrator.post(action(statistics.pk, "minutes"), {"minutes": "60"})
     statistics.refresh_from_db()
     assert statistics.minutes == 60 and entry_of(mapping).minutes == 30

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from couplings_app import locks, tasks
+from couplings_app import locks, schedules, tasks
 from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, SyncJob
 from couplings_app.sync.coupling import match_based_coupling
@@ -54,13 +54,13 @@ def test_a_second_trigger_while_one_runs_is_reported_not_run(crm, demo):
 def test_every_enabled_mapping_has_a_job_queue_entry(demo):
     names = set(Schedule.objects.values_list("name", flat=True))
     assert {f"sync:{name}" for name in demo} <= names
-    assert tasks.STATISTICS_SCHEDULE in names  # the Customer Statistics entry comes with CUSTOMER
+    assert schedules.STATISTICS_SCHEDULE in names  # Customer Statistics comes with CUSTOMER
     schedule = Schedule.objects.get(name="sync:CUSTOMER")
     assert (schedule.minutes, schedule.schedule_type) == (30, Schedule.MINUTES)
-    tasks.ensure_schedules()
-    tasks.ensure_schedules()
+    schedules.ensure_schedules()
+    schedules.ensure_schedules()
     assert Schedule.objects.filter(name="sync:CUSTOMER").count() == 1
-    assert Schedule.objects.filter(name=tasks.STATISTICS_SCHEDULE).count() == 1
+    assert Schedule.objects.filter(name=schedules.STATISTICS_SCHEDULE).count() == 1
     customer_mapping = TableMapping.objects.get(name="CUSTOMER")
     customer_mapping.is_enabled = False
     customer_mapping.save()

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from couplings_app import tasks
+from couplings_app import schedules, tasks
 from couplings_app.choices import JobStatus, JobTrigger
 from couplings_app.models import Coupling, SyncError, SyncJob
 from couplings_app.sync.coupling import match_based_coupling
@@ -272,7 +272,7 @@ def test_two_clusters_never_run_a_mapping_twice_at_once_and_lose_no_edit(demo, s
     before = SyncJob.objects.order_by("pk").last().pk
     faults.set_faults(latency_ms=150)  # slow enough for runs to overlap
     # Every job queue entry is due (both clusters' schedulers see them), and people click.
-    Schedule.objects.filter(name__startswith=tasks.SCHEDULE_PREFIX).update(
+    Schedule.objects.filter(name__startswith=schedules.SCHEDULE_PREFIX).update(
         next_run=timezone.now())
     for _ in range(3):
         tasks.enqueue_mapping(demo["CUSTOMER"], trigger=JobTrigger.USER)
