@@ -8,8 +8,9 @@
         ...
 
 Modules: auth (tokens), http (session, retries), query (query strings), batch ($batch build and
-parse), client (the client), metadata (EntityDefinitions), values (decimals, timestamps,
-literals), errors (typed errors).
+parse), client (the client, made of reading and writing), resends (settling a resent request),
+answers (checks of the service's answers), metadata (EntityDefinitions), values (decimals,
+timestamps, literals), errors (typed errors).
 """
 
 from .auth import ClientCredentials, StaticToken
