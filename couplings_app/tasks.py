@@ -1,8 +1,10 @@
-"""django-q2 entry points and the functions that enqueue them.
+"""django-q2 entry points and `enqueue()`, the one way work is queued.
 
-Every trigger — a button, a schedule, a record change, a command — creates its SyncJob rows at
-once (so the job log shows them "Queued") and enqueues a task after the transaction commits; the
-task calls the one engine function. Nothing syncs inside a web request.
+Every trigger — a button, Run Now, a command — goes through `enqueue()`: it plans the task's
+SyncJob rows at once (so the job log shows them "Queued") and hands the task to django-q2 after
+the transaction commits; the task calls the one engine function. Nothing syncs inside a web
+request. The job queue entries' schedules are in couplings_app.schedules; the paths of the task
+functions here are stored in Schedule and Task rows, so they stay where they are.
 """
 
 from django.contrib.auth import get_user_model
