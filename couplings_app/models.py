@@ -189,7 +189,7 @@ class SyncJob(models.Model):
     def dry_run(cls, mapping) -> "SyncJob":
         """A job never saved, for a run that only looks (Match-Based Coupling's dry run): the
         job log shows nothing of it."""
-        return cls(mapping=mapping, mapping_name=mapping.name)
+        return cls(mapping_name=mapping.name)
 
     def wait(self, now=None) -> None:
         """Handed the claim by its run's first direction, still queued: a fresh sign of life, so

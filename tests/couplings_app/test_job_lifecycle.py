@@ -217,3 +217,48 @@ def test_a_job_failed_as_dead_is_not_finished_again_by_a_worker_that_was_only_sl
     assert locks.claim(mapping, queued(mapping))
     assert not job.finish(JobStatus.SUCCEEDED)
     assert status(job) == JobStatus.FAILED
+
+
+def test_open_plans_and_starts_a_job_that_runs_at_once(mapping):
+    job = SyncJob.open(mapping, JobType.COUPLING)
+    assert (job.type, job.status, job.mapping_name) == (
+        JobType.COUPLING, JobStatus.RUNNING, "CUSTOMER")
+    assert job.finish(message="1 coupled.", coupled=1)
+    assert (status(job), job.coupled, job.message) == (JobStatus.SUCCEEDED, 1, "1 coupled.")
+
+
+def test_a_dry_run_job_is_never_in_the_log(mapping):
+    job = SyncJob.dry_run(mapping)
+    assert job.pk is None and job.mapping_name == "CUSTOMER"
+    assert not SyncJob.objects.exists()
+
+
+def test_wait_gives_a_queued_job_handed_the_claim_a_sign_of_life_and_nothing_else(mapping):
+    waiting, running = a_run(mapping)
+    assert running.start("from_crm")
+    long_ago = timezone.now() - timedelta(hours=1)
+    SyncJob.objects.update(heartbeat_at=long_ago)
+    waiting.wait()
+    running.wait()
+    waiting.refresh_from_db()
+    running.refresh_from_db()
+    assert waiting.heartbeat_at > long_ago and waiting.status == JobStatus.QUEUED
+    assert running.heartbeat_at == long_ago, "a started job's sign of life is its beat"
+
+
+def test_expect_says_how_many_records_the_run_reads(mapping):
+    job = queued(mapping)
+    job.expect(42)
+    job.refresh_from_db()
+    assert (job.progress_total, job.progress_done) == (42, 0)
+
+
+def test_a_run_is_asked_to_stop_when_cancelled_or_no_longer_in_process(mapping):
+    job = queued(mapping)
+    assert job.stop_asked(), "a job not started is not to be run on"
+    assert job.start("to_crm") and not job.stop_asked()
+    assert job.cancel() and job.stop_asked()
+    other = queued(mapping)
+    assert other.start("to_crm")
+    SyncJob.fail_dead(SyncJob.objects.filter(pk=other.pk))
+    assert other.stop_asked()
