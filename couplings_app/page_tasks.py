@@ -5,7 +5,6 @@ through couplings_app.tasks.enqueue (after the transaction commits)."""
 
 from couplings_app import services, tasks
 from couplings_app.models import Coupling, SyncError
-from couplings_app.tasks import user_of
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 
@@ -20,7 +19,7 @@ def synchronize_selected(mapping_id, local_ids, user_id=None):
     mapping = TableMapping.objects.get(pk=mapping_id)
     with crm_client() as client:
         return [j.pk for j in services.synchronize_selected(mapping, local_ids, client=client,
-                                                            user=user_of(user_id))]
+                                                            user=tasks.user_of(user_id))]
 
 
 def match_selected(mapping_id, local_ids=None, user_id=None):
@@ -32,7 +31,7 @@ def match_selected(mapping_id, local_ids=None, user_id=None):
     try:
         with crm_client() as client:
             outcome = match_based_coupling(mapping, client=client, local_ids=local_ids,
-                                           user=user_of(user_id))
+                                           user=tasks.user_of(user_id))
     except CouplingRefused as exc:
         return str(exc)
     return outcome.job.pk if outcome.job else None
@@ -41,14 +40,15 @@ def match_selected(mapping_id, local_ids=None, user_id=None):
 def retry_errors(error_ids, user_id=None):
     errors = list(SyncError.objects.filter(pk__in=error_ids))
     with crm_client() as client:
-        return [j.pk for j in services.retry_errors(errors, client=client, user=user_of(user_id))]
+        return [j.pk for j in services.retry_errors(errors, client=client,
+                                                    user=tasks.user_of(user_id))]
 
 
 def synchronize_couplings(coupling_ids, user_id=None):
     couplings = list(Coupling.objects.filter(pk__in=coupling_ids))
     with crm_client() as client:
         return [j.pk for j in services.synchronize_couplings(couplings, client=client,
-                                                             user=user_of(user_id))]
+                                                             user=tasks.user_of(user_id))]
 
 
 def find_deleted(mapping_ids=None, user_id=None):
