@@ -21,7 +21,8 @@ from mappings_app.connection import crm_client, scrub
 from mappings_app.metadata import MetadataUnavailable
 from syncadmin.permissions import permission
 
-__all__ = ["CRM_ERRORS", "back", "crm_action", "is_crm_error", "local_target", "permission"]
+__all__ = ["CRM_ERRORS", "back", "crm_action", "is_crm_error", "local_target", "model_perms",
+           "permission"]
 
 # What reaching the CRM or reading its metadata may raise: shown as a message, never a 500.
 CRM_ERRORS = (DataverseError, OSError, MetadataUnavailable)
@@ -42,6 +43,13 @@ def back(request, default="home", *, referer=True):
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
             return HttpResponseRedirect(target)  # a URL, never a view name to reverse
     return redirect(default)
+
+
+def model_perms(user, model) -> dict[str, bool]:
+    """Which of view / add / change / delete the user may do with `model` (to show buttons)."""
+    opts = model._meta
+    return {action: user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+            for action in ("view", "add", "change", "delete")}
 
 
 def local_target(target) -> str | None:
