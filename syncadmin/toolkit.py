@@ -12,6 +12,7 @@ the CRM action that turns the CRM's failures into a message a person can act on.
 """
 
 from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,8 +22,8 @@ from mappings_app.connection import crm_client, scrub
 from mappings_app.metadata import MetadataUnavailable
 from syncadmin.permissions import permission
 
-__all__ = ["CRM_ERRORS", "back", "crm_action", "is_crm_error", "local_target", "model_perms",
-           "permission"]
+__all__ = ["CRM_ERRORS", "PermissionRequired", "back", "crm_action", "is_crm_error",
+           "local_target", "model_perms", "permission"]
 
 # What reaching the CRM or reading its metadata may raise: shown as a message, never a 500.
 CRM_ERRORS = (DataverseError, OSError, MetadataUnavailable)
@@ -43,6 +44,12 @@ def back(request, default="home", *, referer=True):
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
             return HttpResponseRedirect(target)  # a URL, never a view name to reverse
     return redirect(default)
+
+
+class PermissionRequired(PermissionRequiredMixin):
+    """`permission` of a class-based view: 403 unless the user has `permission_required`."""
+
+    raise_exception = True
 
 
 def model_perms(user, model) -> dict[str, bool]:
@@ -69,11 +76,13 @@ class crm_action:  # noqa: N801 - used like a function: `with crm_action(request
     what happened. With a `request`, the user reads "<what> did not happen: the CRM did not answer
     as expected (…). Test the connection, then try again."; with `problem` ("The CRM could not be
     searched"), nothing is said and `crm.problem` is "<problem>: …", for the page to show. The
-    CRM's own words are scrubbed of the client secret; anything that is not a CRM failure (a bug)
-    is raised as it is."""
+    CRM's own words are scrubbed of the client secret. The `refused` exceptions (a refusal the
+    code raises on purpose, its words written for a person) end the block the same way, their
+    words the message. Anything else (a bug) is raised as it is."""
 
-    def __init__(self, request=None, what="The action", *, problem="", connection=None):
-        self.request, self.what, self.lead = request, what, problem
+    def __init__(self, request=None, what="The action", *, problem="", refused=(),
+                 connection=None):
+        self.request, self.what, self.lead, self.refused = request, what, problem, refused
         self.connection = connection
         self.failed, self.problem = False, None
         self._opened = None
@@ -100,6 +109,11 @@ class crm_action:  # noqa: N801 - used like a function: `with crm_action(request
                 if closing is not exc and not is_crm_error(closing):
                     raise
                 exc = closing
+        if exc is not None and isinstance(exc, self.refused):
+            self.failed, self.problem = True, str(exc)
+            if self.request is not None:
+                messages.error(self.request, self.problem)
+            return True
         if exc is None or not is_crm_error(exc):
             return False
         self.failed = True

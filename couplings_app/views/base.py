@@ -2,7 +2,6 @@
 said, the ERP record a page is about, and the list page every log is built on."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.views import FilterView
@@ -10,6 +9,7 @@ from django_tables2 import SingleTableMixin
 
 from couplings_app.choices import JobStatus
 from mappings_app.models import Connection, TableMapping
+from syncadmin.toolkit import PermissionRequired
 
 SYNC = "mappings_app.sync_tablemapping"
 COUPLE = "mappings_app.couple_tablemapping"
@@ -46,18 +46,12 @@ def mapping_record(mapping_pk, pk):
     return mapping, get_object_or_404(model, pk=pk)
 
 
-class ListPage(SingleTableMixin, FilterView):
-    """A filtered, sorted, paged table under a view permission (`perm`)."""
+class ListPage(PermissionRequired, SingleTableMixin, FilterView):
+    """A filtered, sorted, paged table under a view permission (`permission_required`)."""
 
-    perm = ""
     paginate_by = 50
     title = ""
     template_name = "couplings_app/list.html"
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm(self.perm):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
 
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)

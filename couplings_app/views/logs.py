@@ -22,7 +22,7 @@ from syncadmin.toolkit import back, permission
 
 
 class SyncJobList(ListPage):
-    perm = "couplings_app.view_syncjob"
+    permission_required = "couplings_app.view_syncjob"
     title = "Integration Synchronization Jobs"
     table_class = SyncJobTable
     filterset_class = SyncJobFilterSet
@@ -125,7 +125,7 @@ def syncjob_delete_all(request):
 
 
 class SyncErrorList(ListPage):
-    perm = "couplings_app.view_syncerror"
+    permission_required = "couplings_app.view_syncerror"
     title = "Integration Synchronization Errors"
     table_class = SyncErrorTable
     filterset_class = SyncErrorFilterSet

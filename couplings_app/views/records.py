@@ -99,15 +99,11 @@ def record_match(request, mapping, pk):
     mapping, record = mapping_record(mapping, pk)
     if not apply_criteria(request, mapping):
         return redirect("couplings:record_match_criteria", mapping=mapping.pk, pk=record.pk)
-    try:
-        with crm_action(request, "Match-based coupling") as crm:
-            outcome = match_based_coupling(mapping, client=crm.client, local_ids=[record.pk],
-                                           user=request.user)
-            name = crm_name_or_none(mapping, outcome.coupled[0][1], crm.client) \
-                if outcome.coupled else None
-    except CouplingRefused as exc:
-        messages.error(request, str(exc))
-        return back(request, record.get_absolute_url())
+    with crm_action(request, "Match-based coupling", refused=(CouplingRefused,)) as crm:
+        outcome = match_based_coupling(mapping, client=crm.client, local_ids=[record.pk],
+                                       user=request.user)
+        name = crm_name_or_none(mapping, outcome.coupled[0][1], crm.client) \
+            if outcome.coupled else None
     if crm.failed:
         return back(request, record.get_absolute_url())
     if outcome.coupled:
@@ -141,15 +137,11 @@ def record_sync(request, mapping, pk):
             "next": request.GET.get("next", ""),
         })
     direction = form.cleaned_data["direction"] if len(mapping.runs) > 1 else mapping.runs[0]
-    try:
-        with crm_action(request, "The synchronization") as crm:
-            job = services.synchronize_now(mapping, record, direction, client=crm.client,
-                                           user=request.user)
-    except ValueError as exc:
-        messages.error(request, str(exc))
-    else:
-        if not crm.failed:
-            job_outcome(request, job, f"Synchronized {services.label(record)}")
+    with crm_action(request, "The synchronization", refused=(ValueError,)) as crm:
+        job = services.synchronize_now(mapping, record, direction, client=crm.client,
+                                       user=request.user)
+    if not crm.failed:
+        job_outcome(request, job, f"Synchronized {services.label(record)}")
     # The direction form posts to itself: never back to it by the referring page.
     return back(request, record.get_absolute_url(), referer=False)
 

@@ -18,7 +18,7 @@ from syncadmin.toolkit import back, crm_action, permission
 
 
 class CouplingList(ListPage):
-    perm = "couplings_app.view_coupling"
+    permission_required = "couplings_app.view_coupling"
     title = "Couplings"
     table_class = CouplingTable
     filterset_class = CouplingFilterSet
@@ -31,7 +31,7 @@ class CouplingList(ListPage):
 
 
 class SkippedList(ListPage):
-    perm = "couplings_app.view_coupling"
+    permission_required = "couplings_app.view_coupling"
     title = "Coupled Data Synchronization Errors"
     table_class = SkippedTable
     filterset_class = SkippedFilterSet
@@ -85,13 +85,9 @@ def skipped_resolve(request, pk):
         side_taken, chosen = side, None
     else:
         raise Http404
-    try:
-        with crm_action(request, "Resolving the conflict") as crm:
-            job = conflicts.resolve_conflict(coupling, side_taken, chosen, client=crm.client,
-                                            user=request.user)
-    except ValueError as exc:
-        messages.error(request, str(exc))
-        return redirect("couplings:skipped_detail", pk=pk)
+    with crm_action(request, "Resolving the conflict", refused=(ValueError,)) as crm:
+        job = conflicts.resolve_conflict(coupling, side_taken, chosen, client=crm.client,
+                                        user=request.user)
     if crm.failed:
         return redirect("couplings:skipped_detail", pk=pk)
     what = {"local": "the ERP's version", "remote": "the CRM's version"}.get(

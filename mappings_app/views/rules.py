@@ -3,7 +3,6 @@ edit and delete pages (syncadmin's generic views)."""
 
 import json
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -17,20 +16,16 @@ from mappings_app.models import TransformationRule
 from mappings_app.tables import TransformationRuleTable
 from mappings_app.transformations import TransformationError
 from syncadmin.pages import ModelPage
-from syncadmin.toolkit import model_perms, permission
+from syncadmin.toolkit import PermissionRequired, model_perms, permission
 from syncadmin.views import ObjectCreateView, ObjectDeleteView, ObjectEditView
 
 
-class TransformationRuleListView(SingleTableMixin, FilterView):
+class TransformationRuleListView(PermissionRequired, SingleTableMixin, FilterView):
     template_name = "mappings_app/transformationrule_list.html"
     table_class = TransformationRuleTable
     filterset_class = TransformationRuleFilterSet
     paginate_by = 50
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("mappings_app.view_transformationrule"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "mappings_app.view_transformationrule"
 
     def get_queryset(self):
         return TransformationRule.objects.annotate(used_by=Count("field_mappings")).order_by("code")

@@ -5,7 +5,7 @@ views), Reset to Default, Reset watermarks, and Enable / Disable of the selected
 import json
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +23,7 @@ from mappings_app.tables import TableMappingTable, table_caption
 from mappings_app.views.connection import apply_defaults
 from syncadmin.forms import selected_pks
 from syncadmin.pages import ModelPage
-from syncadmin.toolkit import back, model_perms, permission
+from syncadmin.toolkit import PermissionRequired, back, model_perms, permission
 from syncadmin.views import ObjectCreateView, ObjectDeleteView, ObjectEditView
 
 TABLEMAPPING_TABS = [
@@ -89,16 +89,12 @@ def with_sync_order(queryset):
     return queryset.annotate(sync_position=position), []
 
 
-class TableMappingListView(SingleTableMixin, FilterView):
+class TableMappingListView(PermissionRequired, SingleTableMixin, FilterView):
     template_name = "mappings_app/tablemapping_list.html"
     table_class = TableMappingTable
     filterset_class = TableMappingFilterSet
     paginate_by = 50
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.has_perm("mappings_app.view_tablemapping"):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)
+    permission_required = "mappings_app.view_tablemapping"
 
     def get_queryset(self):
         queryset, self.cycle = with_sync_order(TableMapping.objects.all())
