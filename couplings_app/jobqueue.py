@@ -13,21 +13,14 @@ Status, as BC shows it:
 An entry follows its mapping by the mapping's pk (couplings_app.schedules.mapping_schedules), never
 by name; every write to a schedule is in couplings_app.schedules. What a person reads is BC's
 caption ("CUSTOMER - Dynamics 365 Sales synchronization job"), never the schedule's internal name.
-The page's views are at the end of this module.
+The page's views are in couplings_app.views.jobqueue.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django import forms
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Q
-from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
 from django_q.models import Schedule
 
 from couplings_app.choices import JobStatus, JobTrigger, JobType
@@ -40,12 +33,10 @@ from couplings_app.schedules import (
     hold,
     mapping_pk_of,
     mapping_schedules,
-    release,
     set_statistics_minutes,
 )
 from couplings_app.sync.statistics import STATISTICS_NAME
-from mappings_app.models import MAX_SCHEDULE_MINUTES, TableMapping
-from syncadmin.permissions import permission
+from mappings_app.models import TableMapping
 
 HOOK = SCHEDULE_HOOK
 PRODUCT = "Dynamics 365 Sales"
@@ -223,79 +214,3 @@ def after_scheduled_run(task) -> None:
     older = SyncJob.objects.filter(mapping=mapping, created_at__lt=since).exists()
     if not busy and older:
         hold(schedule, reason=JobQueueHold.INACTIVITY)
-
-
-# --- the Job Queue Entries page -------------------------------------------------------------------
-# Mounted by couplings_app.urls as couplings:jobqueue_list and couplings:jobqueue_action.
-MANAGE = "couplings_app.manage_jobqueue"
-# Changing how often a mapping runs changes the mapping: an administrator's right.
-CHANGE_MINUTES = (MANAGE, "mappings_app.change_tablemapping")
-
-
-class MinutesForm(forms.Form):
-    minutes = forms.IntegerField(label="No. of Minutes between Runs", min_value=1,
-                                 max_value=MAX_SCHEDULE_MINUTES)
-
-
-def _back(request):
-    for target in (request.POST.get("next"), request.headers.get("referer")):
-        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
-            return HttpResponseRedirect(target)
-    return redirect("couplings:jobqueue_list")
-
-
-def _queued(jobs) -> str:
-    return f"job{'s' if len(jobs) != 1 else ''} {', '.join(f'#{j.pk}' for j in jobs)}"
-
-
-@require_GET
-@permission("couplings_app.view_syncjob")
-def jobqueue_list(request):
-    return render(request, "couplings_app/jobqueue_list.html", {
-        "entries": entries(), "can_manage": request.user.has_perm(MANAGE),
-        "can_change_minutes": request.user.has_perms(CHANGE_MINUTES),
-        "max_minutes": MAX_SCHEDULE_MINUTES,
-    })
-
-
-@require_POST
-@permission(MANAGE)
-def jobqueue_action(request, pk, action):
-    schedule = get_object_or_404(Schedule, pk=pk)
-    what = caption(schedule)
-    if action == "hold":
-        hold(schedule, user=request.user)
-        messages.success(request, f"{what} is on hold: it does not run until set to Ready.")
-    elif action == "ready":
-        release(schedule)
-        messages.success(request, f"{what} is ready: it runs within a minute, then every "
-                                  f"{schedule.minutes or '—'} minutes.")
-    elif action == "run":
-        try:
-            jobs = run_now(schedule, user=request.user)
-        except MappingGone:
-            messages.error(request, f"Not run: {what} has no table mapping any more (it was "
-                                    "deleted). Nothing runs from this entry; create the mapping "
-                                    "again, or use Default Synchronization Setup.")
-        else:
-            messages.success(request, f"Queued {what} ({_queued(jobs)}).")
-    elif action == "minutes":
-        if not request.user.has_perms(CHANGE_MINUTES):
-            raise PermissionDenied
-        form = MinutesForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, f"{what} was not changed: No. of Minutes between Runs must "
-                                    f"be a whole number from 1 to {MAX_SCHEDULE_MINUTES}.")
-        else:
-            minutes = form.cleaned_data["minutes"]
-            try:
-                set_minutes(schedule, minutes)
-            except MappingGone:
-                messages.error(request, f"{what} was not changed: its table mapping no longer "
-                                        "exists.")
-            else:
-                messages.success(request, f"{what} now runs every {minutes} "
-                                          f"minute{'s' if minutes != 1 else ''}.")
-    else:
-        raise Http404
-    return _back(request)

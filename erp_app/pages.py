@@ -1,9 +1,11 @@
-"""What the ERP tables' pages show: list columns, search, filters and BC's FastTabs."""
+"""What the ERP tables' pages show: list columns, search, filters and BC's FastTabs. The site is
+handed to syncadmin's registry (`sites`) when the app starts (ErpAppConfig.ready() loads this
+module): the home page and the navigation list its tables from there."""
 
 from erp_app import models as m
-from syncadmin.pages import PageSite
+from syncadmin.pages import PageSite, sites
 
-site = PageSite("erp", "ERP")
+site = sites.register(PageSite("erp", "ERP"))
 
 ADDRESS = ["address", "address_2", "post_code", "city", "county", "country_region_code"]
 

@@ -15,7 +15,7 @@ urlpatterns = [
     path("connection/default-setup/", views.default_setup, name="default_setup"),
     path("connection/refresh-metadata/", views.refresh_metadata, name="refresh_metadata"),
     path("table-mappings/", views.TableMappingListView.as_view(), name="tablemapping_list"),
-    path("table-mappings/add/", views.tablemapping_add, name="tablemapping_add"),
+    path("table-mappings/add/", views.TableMappingAdd.as_view(), name="tablemapping_add"),
     path("table-mappings/reset/", views.tablemapping_bulk_reset, name="tablemapping_bulk_reset"),
     path("table-mappings/enable/", views.tablemapping_bulk_enable, name="tablemapping_bulk_enable"),
     path(
@@ -24,8 +24,14 @@ urlpatterns = [
         name="tablemapping_bulk_disable",
     ),
     path("table-mappings/<int:pk>/", views.tablemapping_detail, name="tablemapping_detail"),
-    path("table-mappings/<int:pk>/edit/", views.tablemapping_edit, name="tablemapping_edit"),
-    path("table-mappings/<int:pk>/delete/", views.tablemapping_delete, name="tablemapping_delete"),
+    path(
+        "table-mappings/<int:pk>/edit/", views.TableMappingEdit.as_view(), name="tablemapping_edit"
+    ),
+    path(
+        "table-mappings/<int:pk>/delete/",
+        views.TableMappingDelete.as_view(),
+        name="tablemapping_delete",
+    ),
     path("table-mappings/<int:pk>/reset/", views.tablemapping_reset, name="tablemapping_reset"),
     path(
         "table-mappings/<int:pk>/reset-watermarks/",
@@ -41,7 +47,11 @@ urlpatterns = [
         views.TransformationRuleListView.as_view(),
         name="transformationrule_list",
     ),
-    path("transformation-rules/add/", views.transformationrule_add, name="transformationrule_add"),
+    path(
+        "transformation-rules/add/",
+        views.TransformationRuleAdd.as_view(),
+        name="transformationrule_add",
+    ),
     path(
         "transformation-rules/<int:pk>/",
         views.transformationrule_detail,
@@ -49,12 +59,12 @@ urlpatterns = [
     ),
     path(
         "transformation-rules/<int:pk>/edit/",
-        views.transformationrule_edit,
+        views.TransformationRuleEdit.as_view(),
         name="transformationrule_edit",
     ),
     path(
         "transformation-rules/<int:pk>/delete/",
-        views.transformationrule_delete,
+        views.TransformationRuleDelete.as_view(),
         name="transformationrule_delete",
     ),
 ]

@@ -6,6 +6,8 @@ pages to the menu just by defining the URL name.
 
 from django.urls import NoReverseMatch, reverse
 
+from syncadmin.pages import sites
+
 INTEGRATION_MENU = [
     ("Connection Setup", "mappings:connection"),
     ("Integration Table Mappings", "mappings:tablemapping_list"),
@@ -41,11 +43,9 @@ def _resolve(entries):
 def navigation(request):
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    from erp_app.pages import site
-
     erp = [
-        {"caption": page.title, "url": reverse("erp:list", kwargs={"model": page.slug})}
-        for page in site
-        if request.user.has_perm(page.perm("view"))
+        {"caption": page.title, "url": reverse(f"{site.namespace}:list",
+                                               kwargs={"model": page.slug})}
+        for site, page in sites.pages(request.user)
     ]
     return {"nav_erp": erp, "nav_integration": _resolve(INTEGRATION_MENU)}

@@ -1,8 +1,11 @@
 """A registry of model pages: what the generic list / detail / edit views show of a model.
 
 An app registers each model once (`site.register(Model, ...)`) and its urls.py mounts
-`site.urls()`; the views, tables, filters and forms are built from this description, so every
-table gets search, sorting, filters, paging, detail and edit pages without repeating itself.
+`page_urls(site)` (syncadmin.generic_urls); the views, tables, filters and forms are built from
+this description, so every table gets search, sorting, filters, paging, detail and edit pages
+without repeating itself. An app hands its site to `sites` when Django starts it (its
+AppConfig.ready() loads its pages module): the home page and the navigation list what `sites`
+holds, so syncadmin never imports the apps that use it.
 """
 
 from dataclasses import dataclass, field
@@ -90,6 +93,31 @@ class PageSite:
 
     def __iter__(self):
         return iter(self._pages.values())
+
+
+class Sites:
+    """The registry of the apps' page sites, filled in as each app is started."""
+
+    def __init__(self):
+        self._sites: dict[str, PageSite] = {}
+
+    def register(self, site: PageSite) -> PageSite:
+        self._sites[site.namespace] = site
+        return site
+
+    def get(self, namespace: str) -> PageSite | None:
+        return self._sites.get(namespace)
+
+    def __iter__(self):
+        return iter(self._sites.values())
+
+    def pages(self, user):
+        """(site, page) of every page the user may view, site by site in registration order."""
+        return [(site, page) for site in self for page in site
+                if user.has_perm(page.perm("view"))]
+
+
+sites = Sites()
 
 
 def record_url(obj) -> str | None:

@@ -17,7 +17,7 @@ from django_tables2 import SingleTableMixin
 
 from syncadmin.filters import filterset_for
 from syncadmin.forms import BootstrapModelForm, formfield
-from syncadmin.pages import record_url
+from syncadmin.pages import record_url, sites
 from syncadmin.tables import related_columns, table_for
 
 
@@ -25,28 +25,27 @@ class HomeView(generic.TemplateView):
     template_name = "home.html"
 
     def get_context_data(self, **kwargs):
-        from erp_app.pages import site
-
         context = super().get_context_data(**kwargs)
-        user = self.request.user
         context["erp_tables"] = [
             {"page": page, "count": page.model.objects.count()}
-            for page in site
-            if user.has_perm(page.perm("view"))
+            for _, page in sites.pages(self.request.user)
         ]
         return context
 
 
 class PageMixin:
-    """Finds the model page named in the URL and checks the user's permission for the action."""
+    """Finds the model page named in the URL (or the one `page` a view of an app's own serves)
+    and checks the user's permission for the action."""
 
     site = None
+    page = None
     action = "view"
 
     def dispatch(self, request, *args, **kwargs):
-        self.page = self.site.get(kwargs["model"])
         if self.page is None:
-            raise Http404("No such table.")
+            self.page = self.site.get(kwargs["model"])
+            if self.page is None:
+                raise Http404("No such table.")
         if not request.user.has_perm(self.page.perm(self.action)):
             raise PermissionDenied
         self.model = self.page.model
@@ -58,6 +57,9 @@ class PageMixin:
     def url(self, name, **kwargs):
         return reverse(f"{self.site.namespace}:{name}", kwargs={"model": self.page.slug, **kwargs})
 
+    def list_url(self):
+        return self.url("list")
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         user = self.request.user
@@ -65,7 +67,7 @@ class PageMixin:
             page=self.page,
             site=self.site,
             opts=self.model._meta,
-            list_url=self.url("list"),
+            list_url=self.list_url(),
             can_add=user.has_perm(self.page.perm("add")),
             can_change=user.has_perm(self.page.perm("change")),
             can_delete=user.has_perm(self.page.perm("delete")),
@@ -162,9 +164,13 @@ class ObjectDetailView(PageMixin, generic.DetailView):
 
 
 class ObjectFormMixin(PageMixin):
+    """Add and edit: the page's fields in its FastTabs, or an app's own `form_class`."""
+
     template_name = "generic/object_form.html"
 
     def get_form_class(self):
+        if self.form_class is not None:
+            return self.form_class
         return modelform_factory(
             self.model,
             form=BootstrapModelForm,
@@ -200,6 +206,9 @@ class ObjectEditView(ObjectFormMixin, generic.UpdateView):
 
 
 class ObjectDeleteView(PageMixin, generic.DeleteView):
+    """Delete, after a confirmation page; a record still used by others is kept, and the message
+    names them."""
+
     action = "delete"
     template_name = "generic/object_confirm_delete.html"
 
@@ -209,12 +218,16 @@ class ObjectDeleteView(PageMixin, generic.DeleteView):
         try:
             obj.delete()
         except ProtectedError as exc:
-            users = sorted({str(o) for o in exc.protected_objects})[:5]
-            messages.error(
-                self.request,
-                f"{label} was not deleted: it is still used by {', '.join(users)}. "
-                "Change or delete those records first.",
-            )
+            users = sorted({str(o) for o in exc.protected_objects})
+            messages.error(self.request, self.not_deleted(obj, label, users))
             return redirect(obj.get_absolute_url())
-        messages.success(self.request, f"Deleted {label}.")
-        return redirect(self.url("list"))
+        messages.success(self.request, self.deleted(obj, label))
+        return redirect(self.list_url())
+
+    def not_deleted(self, obj, label, users) -> str:
+        """Why a record others use was kept (`users`: what uses it), and what to do."""
+        return (f"{label} was not deleted: it is still used by {', '.join(users[:5])}. "
+                "Change or delete those records first.")
+
+    def deleted(self, obj, label) -> str:
+        return f"Deleted {label}."

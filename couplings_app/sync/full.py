@@ -1,11 +1,16 @@
 """All mappings at once, in dependency order: Synchronize Modified Records and Run Full
-Synchronization (from the Connection Setup page, `manage.py sync`, or a task)."""
+Synchronization (from the Connection Setup page, `manage.py sync`, or a task), and the question
+at the end of a full synchronization: do jobs go on creating records (Synch. Only Coupled
+Records)? What a person started and what each mapping had before are kept in their session."""
 
-from couplings_app.choices import JobTrigger
-from couplings_app.models import Coupling
+from django.utils import timezone
+
+from couplings_app.choices import JobStatus, JobTrigger
+from couplings_app.models import Coupling, SyncJob
 from couplings_app.sync.matching import describe, match_fields
 from couplings_app.sync.runner import synchronize
 from mappings_app import local_filter
+from mappings_app.models import TableMapping
 from mappings_app.order import sync_order
 
 
@@ -62,11 +67,62 @@ def synchronize_all(*, client, full=False, user=None, trigger=JobTrigger.USER):
 
 def keep_creating_new_records(keep: bool, mappings=None) -> int:
     """The question at the end of a full synchronization: Yes clears Synch. Only Coupled Records
-    on the mappings (jobs go on creating records); No leaves them as they were."""
+    on the mappings (jobs go on creating records); No leaves them as they were. Returns how many
+    mappings the answer applied to."""
     if not keep:
         return 0
     mappings = mappings if mappings is not None else enabled_in_order()
-    from mappings_app.models import TableMapping
+    return _set_only_coupled(TableMapping.objects.filter(pk__in=[m.pk for m in mappings]), False)
 
-    return TableMapping.objects.filter(pk__in=[m.pk for m in mappings]).update(
-        sync_only_coupled=False)
+
+def _set_only_coupled(mappings, flag: bool) -> int:
+    """Synch. Only Coupled Records set to `flag` on each of `mappings`, one save each (so what
+    follows a mapping's change follows this one too); how many there were."""
+    count = 0
+    for mapping in mappings:
+        count += 1
+        if mapping.sync_only_coupled != flag:
+            mapping.sync_only_coupled = flag
+            mapping.save(update_fields=["sync_only_coupled"])
+    return count
+
+
+# The session's keys: when this user's full synchronization started, and what Synch. Only
+# Coupled Records was on each mapping before it (for the answer No).
+STARTED = "full_sync_started"
+ONLY_COUPLED_BEFORE = "full_sync_only_coupled"
+
+
+def remember_full_sync(session) -> None:
+    """A full synchronization is being queued by the session's user."""
+    session[STARTED] = timezone.now().isoformat()
+    session[ONLY_COUPLED_BEFORE] = {
+        str(pk): flag for pk, flag in TableMapping.objects.values_list("pk", "sync_only_coupled")}
+
+
+def full_sync_state(session) -> dict:
+    """For the Connection Setup page: a full synchronization started by this user, and whether
+    it has finished (then the question is asked)."""
+    started = session.get(STARTED)
+    if not started:
+        return {}
+    since = timezone.datetime.fromisoformat(started)
+    jobs = SyncJob.objects.filter(full=True, created_at__gte=since)
+    pending = jobs.exclude(status__in=JobStatus.finished()).exists()
+    return {"full_sync_running": pending, "full_sync_done": not pending and jobs.exists()}
+
+
+def answer_full_sync(session, keep: bool) -> int:
+    """The answer to the question: Yes clears Synch. Only Coupled Records on the enabled mappings
+    (returns on how many); No sets it back to what each mapping had before the full
+    synchronization (returns how many changed). Either way the question is not asked again."""
+    session.pop(STARTED, None)
+    before = session.pop(ONLY_COUPLED_BEFORE, None) or {}
+    if keep:
+        return keep_creating_new_records(True)
+    restored = 0
+    for flag in (True, False):
+        pks = [int(pk) for pk, was in before.items() if was is flag and str(pk).isdigit()]
+        restored += _set_only_coupled(
+            TableMapping.objects.filter(pk__in=pks).exclude(sync_only_coupled=flag), flag)
+    return restored

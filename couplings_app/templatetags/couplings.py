@@ -6,18 +6,17 @@ from django.db.models import Q
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling, SyncError
+from couplings_app.sync.full import full_sync_state
 
 register = template.Library()
 
 
 @register.inclusion_tag("couplings_app/_full_sync_question.html", takes_context=True)
 def full_sync_question(context):
-    from couplings_app.views import full_sync_state
-
     # An inclusion tag renders in a context of its own: the context processors' `perms` is not
     # in it, so whether the user may answer Yes is decided here.
     request = context.get("request")
-    state = full_sync_state(request) if request is not None else {}
+    state = full_sync_state(request.session) if request is not None else {}
     user = getattr(request, "user", None)
     return {**state, "csrf_token": context.get("csrf_token"),
             "can_answer_yes": bool(user and user.has_perm("mappings_app.change_tablemapping"))}
