@@ -64,7 +64,9 @@ def entity(logical_name: str, fetch: bool = True) -> EntityMetadata:
     if found is None and fetch:
         found = refresh([logical_name])[logical_name]
     if found is None:
-        raise MetadataUnavailable(f"The CRM's description of {logical_name!r} is not loaded.")
+        raise MetadataUnavailable(
+            f"The CRM's metadata of {logical_name!r} was not read yet. Test the connection (or "
+            "Refresh CRM Metadata on the Connection Setup page), then save again.")
     return found
 
 

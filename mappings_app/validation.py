@@ -7,99 +7,32 @@ thing at fault and what to do. Called from the models' clean(), so every way of 
 
 from decimal import Decimal
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models
-
 from dataverse import filter as odata_filter
-from dataverse.errors import DataverseError
 from mappings_app import local_filter, metadata
 from mappings_app.choices import Direction, TransformationType
-
-TEXT, NUMBER, BOOL, DATE, LOOKUP, OPTION, GUID = (
-    "text",
-    "number",
-    "yes/no",
-    "date",
-    "reference",
-    "option",
-    "id",
+from mappings_app.kinds import (  # noqa: F401 - the kinds are read from here too
+    BOOL,
+    COMPATIBLE,
+    DATE,
+    GUID,
+    LOOKUP,
+    NUMBER,
+    OPTION,
+    REMOTE_KINDS,
+    TEXT,
+    WHOLE_LIMITS,
+    local_kind,
+    resolve_local_field,
 )
-REMOTE_KINDS = {
-    "String": TEXT,
-    "Memo": TEXT,
-    "EntityName": TEXT,
-    "Integer": NUMBER,
-    "BigInt": NUMBER,
-    "Decimal": NUMBER,
-    "Double": NUMBER,
-    "Money": NUMBER,
-    "Boolean": BOOL,
-    "DateTime": DATE,
-    "Lookup": LOOKUP,
-    "Customer": LOOKUP,
-    "Owner": LOOKUP,
-    "Picklist": OPTION,
-    "State": OPTION,
-    "Status": OPTION,
-    "Uniqueidentifier": GUID,
-}
-# Which ERP kinds can carry which CRM kinds without a lookup-table transformation.
-COMPATIBLE = {
-    (TEXT, TEXT),
-    (NUMBER, NUMBER),
-    (BOOL, BOOL),
-    (DATE, DATE),
-    (LOOKUP, LOOKUP),
-    (GUID, GUID),
-    (GUID, TEXT),
-    (NUMBER, TEXT),
-    (TEXT, OPTION),
-    (LOOKUP, OPTION),
-    (LOOKUP, TEXT),
-}
-
-
-def local_kind(field) -> str:
-    if field.is_relation:
-        return LOOKUP
-    if isinstance(field, models.BooleanField):
-        return BOOL
-    if isinstance(field, (models.DateField, models.DateTimeField)):
-        return DATE
-    if isinstance(field, (models.DecimalField, models.IntegerField, models.FloatField)):
-        return NUMBER
-    if isinstance(field, models.UUIDField):
-        return GUID
-    return TEXT
-
-
-def resolve_local_field(model, path: str):
-    """The model field at the end of a dotted path (company.customer), or a message why not."""
-    field = None
-    for part in path.split("."):
-        if field is not None:
-            if not field.is_relation:
-                return None, f"{field.name} is not a reference, so {path} does not exist."
-            model = field.related_model
-        try:
-            field = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return None, f"{model._meta.object_name} has no field {part!r}."
-        if not field.concrete:
-            return None, f"{part!r} of {model._meta.object_name} is not a field."
-    return field, None
 
 
 def remote_attributes(logical_name: str) -> tuple[dict | None, str | None]:
+    """The cached attributes of a CRM entity, or why there are none. Never asks the CRM: the
+    forms (and Refresh CRM Metadata) read it before they validate."""
     try:
-        return metadata.attributes(logical_name), None
+        return metadata.attributes(logical_name, fetch=False), None
     except metadata.MetadataUnavailable as exc:
         return None, str(exc)
-    except (DataverseError, OSError) as exc:
-        return None, (
-            f"The CRM's attributes of {logical_name!r} could not be read ({exc}). "
-            "Test the connection, then save again."
-        )
 
 
 def find_attribute(attributes: dict, name: str) -> dict | None:
@@ -305,7 +238,8 @@ def _check_constant(fm, remote, add):
             add("constant_value", f"{fm.remote_attribute} takes a number; {value!r} is not one.")
             return
         options = remote.get("options") or {}
-        whole = number == number.to_integral_value() and abs(number) < 2**31
+        low, high = WHOLE_LIMITS["Integer"]
+        whole = number == number.to_integral_value() and low <= number <= high
         if kind == OPTION and options and (
             not whole or str(int(number)) not in {str(k) for k in options}
         ):
