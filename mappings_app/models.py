@@ -29,6 +29,7 @@ from mappings_app.state import (  # noqa: F401 - read from here by the job queue
     TableMappingQuerySet,
     TableMappingState,
     mappings_updated,
+    set_flag,
 )
 
 
@@ -105,11 +106,7 @@ class Connection(models.Model):
         """Enable / Disable the connection (no synchronization runs while it is disabled); writes
         only that field, so a Test Connection's result saved meanwhile stays. True when it
         changed."""
-        if self.is_enabled == bool(enabled):
-            return False
-        self.is_enabled = bool(enabled)
-        self.save(update_fields=["is_enabled"])
-        return True
+        return set_flag(self, "is_enabled", enabled)
 
     set_enabled.alters_data = True
 

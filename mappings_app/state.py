@@ -24,6 +24,16 @@ MAX_SCHEDULE_MINUTES = 7 * 24 * 60
 mappings_updated = Signal()
 
 
+def set_flag(instance, field: str, value: bool) -> bool:
+    """Sets a yes/no field of a saved row, writing only that field (a change saved meanwhile to
+    another field stays); True when it changed."""
+    if getattr(instance, field) == bool(value):
+        return False
+    setattr(instance, field, bool(value))
+    instance.save(update_fields=[field])
+    return True
+
+
 class TableMappingQuerySet(models.QuerySet):
     def update(self, **kwargs):
         if not SCHEDULE_FIELDS & kwargs.keys():
@@ -72,11 +82,7 @@ class TableMappingState:
 
     def set_enabled(self, enabled: bool) -> bool:
         """Enable / Disable; True when it changed."""
-        if self.is_enabled == bool(enabled):
-            return False
-        self.is_enabled = bool(enabled)
-        self.save(update_fields=["is_enabled"])
-        return True
+        return set_flag(self, "is_enabled", enabled)
 
     set_enabled.alters_data = True
 
@@ -105,11 +111,7 @@ class TableMappingState:
     def set_sync_only_coupled(self, only_coupled: bool) -> bool:
         """Sets or clears Synch. Only Coupled Records (a full synchronization clears it, and
         sets it back when asked); True when it changed."""
-        if self.sync_only_coupled == bool(only_coupled):
-            return False
-        self.sync_only_coupled = bool(only_coupled)
-        self.save(update_fields=["sync_only_coupled"])
-        return True
+        return set_flag(self, "sync_only_coupled", only_coupled)
 
     set_sync_only_coupled.alters_data = True
 

@@ -8,22 +8,9 @@ thing at fault and what to do. Called from the models' clean(), so every way of 
 from decimal import Decimal
 
 from dataverse import filter as odata_filter
-from mappings_app import local_filter, metadata
+from mappings_app import kinds, local_filter, metadata
 from mappings_app.choices import Direction, TransformationType
-from mappings_app.kinds import (  # noqa: F401 - the kinds are read from here too
-    BOOL,
-    COMPATIBLE,
-    DATE,
-    GUID,
-    LOOKUP,
-    NUMBER,
-    OPTION,
-    REMOTE_KINDS,
-    TEXT,
-    WHOLE_LIMITS,
-    local_kind,
-    resolve_local_field,
-)
+from mappings_app.kinds import DATE, LOOKUP, REMOTE_KINDS, resolve_local_field  # noqa: F401 - read here
 
 
 def remote_attributes(logical_name: str) -> tuple[dict | None, str | None]:
@@ -179,13 +166,13 @@ def check_field_mapping(fm) -> dict[str, list[str]]:
 
 
 def _check_types(fm, local, remote, add):
-    lk, rk = local_kind(local), REMOTE_KINDS.get(remote["type"], TEXT)
+    lk, rk = kinds.local_kind(local), REMOTE_KINDS.get(remote["type"], kinds.TEXT)
     translated = (
         fm.transformation_rule_id and fm.transformation_rule.type == TransformationType.LOOKUP
     )
-    if local.choices and rk == OPTION:
-        lk = TEXT
-    if (lk, rk) not in COMPATIBLE and not translated and not fm.constant_value:
+    if local.choices and rk == kinds.OPTION:
+        lk = kinds.TEXT
+    if (lk, rk) not in kinds.COMPATIBLE and not translated and not fm.constant_value:
         add(
             "remote_attribute",
             f"{fm.local_field} ({lk}) cannot be mapped to {fm.remote_attribute} ({rk}). "
@@ -227,9 +214,9 @@ def _check_types(fm, local, remote, add):
 
 
 def _check_constant(fm, remote, add):
-    kind = REMOTE_KINDS.get(remote["type"], TEXT)
+    kind = REMOTE_KINDS.get(remote["type"], kinds.TEXT)
     value = fm.constant_value
-    if kind == NUMBER or kind == OPTION:
+    if kind == kinds.NUMBER or kind == kinds.OPTION:
         try:
             number = Decimal(value.strip())
         except ArithmeticError:
@@ -238,9 +225,9 @@ def _check_constant(fm, remote, add):
             add("constant_value", f"{fm.remote_attribute} takes a number; {value!r} is not one.")
             return
         options = remote.get("options") or {}
-        low, high = WHOLE_LIMITS["Integer"]
+        low, high = kinds.WHOLE_LIMITS["Integer"]
         whole = number == number.to_integral_value() and low <= number <= high
-        if kind == OPTION and options and (
+        if kind == kinds.OPTION and options and (
             not whole or str(int(number)) not in {str(k) for k in options}
         ):
             allowed = ", ".join(f"{k} {v}" for k, v in options.items())
@@ -248,9 +235,9 @@ def _check_constant(fm, remote, add):
                 "constant_value",
                 f"{value!r} is not an option of {fm.remote_attribute} ({allowed}).",
             )
-    elif kind == BOOL and value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+    elif kind == kinds.BOOL and value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
         add("constant_value", f"{fm.remote_attribute} is Yes/No; {value!r} is neither.")
-    elif kind == TEXT and remote.get("max_length") and len(value) > remote["max_length"]:
+    elif kind == kinds.TEXT and remote.get("max_length") and len(value) > remote["max_length"]:
         add(
             "constant_value",
             f"{fm.remote_attribute} holds at most {remote['max_length']} characters.",

@@ -37,32 +37,9 @@ class TableMappingForm(BootstrapModelForm):
 
     class Meta:
         model = TableMapping
-        fields = [
-            "name",
-            "description",
-            "local_model",
-            "remote_entity",
-            "remote_entity_set",
-            "remote_key",
-            "remote_modified_attribute",
-            "direction",
-            "is_enabled",
-            "priority",
-            "dependencies",
-            "sync_only_coupled",
-            "create_new_if_no_match",
-            "sync_after_coupling",
-            "update_conflict_resolution",
-            "deletion_conflict_resolution",
-            "delete_remote_with_local",
-            "local_filter",
-            "remote_filter",
-            "local_template",
-            "remote_template",
-            "schedule_minutes",
-            "inactivity_timeout_minutes",
-            "disable_event_rescheduling",
-        ]
+        # Every editable field (the page groups them in tabs); the watermarks have their own
+        # action (Reset watermarks), never a field to type in.
+        exclude = ["local_synced_until", "remote_synced_until"]
         field_classes = {"local_template": JSONObjectField, "remote_template": JSONObjectField,
                          "dependencies": IdsField}
         widgets = {
