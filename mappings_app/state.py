@@ -18,9 +18,9 @@ SCHEDULE_FIELDS = frozenset({"name", "is_enabled", "schedule_minutes"})
 # django-q2 keeps a schedule's minutes in a small integer; a week is the longest interval.
 MAX_SCHEDULE_MINUTES = 7 * 24 * 60
 
-#: Sent after QuerySet.update() or bulk_update() changed SCHEDULE_FIELDS of mappings (save()
-#: sends post_save); `pks` are the mappings changed. Lets the job queue entries follow even a
-#: bulk statement.
+#: Sent after QuerySet.update() changed SCHEDULE_FIELDS of mappings (bulk_update() goes through
+#: update(); save() sends post_save); `pks` are the mappings changed. Lets the job queue entries
+#: follow even a bulk statement.
 mappings_updated = Signal()
 
 
@@ -45,15 +45,6 @@ class TableMappingQuerySet(models.QuerySet):
         return count
 
     update.alters_data = True
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        objs = list(objs)
-        count = super().bulk_update(objs, fields, batch_size=batch_size)
-        if SCHEDULE_FIELDS & set(fields) and objs:
-            mappings_updated.send(sender=self.model, pks=[obj.pk for obj in objs])
-        return count
-
-    bulk_update.alters_data = True
 
     def set_enabled(self, enabled: bool) -> int:
         """Enable or Disable every mapping of the queryset, each through set_enabled(); returns

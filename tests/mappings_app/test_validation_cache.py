@@ -10,7 +10,7 @@ import requests
 from django.core.exceptions import ValidationError
 
 from mappings_app import metadata
-from mappings_app.models import Connection, EntityMetadata, FieldMapping, TableMapping
+from mappings_app.models import EntityMetadata, FieldMapping, TableMapping
 
 pytestmark = pytest.mark.django_db
 
@@ -71,28 +71,6 @@ def test_with_the_metadata_cached_validation_uses_it(no_crm):
                             constant_value=str(2**31), direction="to_crm")
     with pytest.raises(ValidationError, match="is not an option of customertypecode"):
         constant.full_clean()
-
-
-def test_enabling_and_disabling_the_connection_are_its_methods():
-    connection = Connection.get()
-    assert connection.set_enabled(True)
-    assert not connection.set_enabled(True)
-    assert Connection.objects.get(pk=connection.pk).is_enabled
-    assert connection.set_enabled(False)
-    assert not Connection.objects.get(pk=connection.pk).is_enabled
-
-
-def test_synch_only_coupled_records_is_set_and_restored_by_methods():
-    mapping = customer_mapping()
-    mapping.save()
-    other = TableMapping.objects.create(
-        name="VENDOR", local_model="erp_app.vendor", remote_entity="account",
-        remote_entity_set="accounts", remote_key="accountid", sync_only_coupled=False)
-    assert mapping.set_sync_only_coupled(False)
-    assert not mapping.set_sync_only_coupled(False)
-    assert TableMapping.objects.set_sync_only_coupled(True) == 2
-    assert TableMapping.objects.filter(pk=other.pk).set_sync_only_coupled(True) == 0
-    assert set(TableMapping.objects.values_list("sync_only_coupled", flat=True)) == {True}
 
 
 def _imports(path: Path) -> set[str]:
