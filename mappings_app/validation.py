@@ -2,7 +2,8 @@
 
 Each function returns {field name: [messages]} for ValidationError; every message names the
 thing at fault and what to do. Called from the models' clean(), so every way of saving a mapping
-(pages, admin, setup_defaults) refuses the same bad input.
+(pages, admin, setup_defaults) refuses the same bad input. The CRM's metadata is read from the
+cache only (mappings_app.metadata): validation never asks the CRM.
 """
 
 from decimal import Decimal

@@ -39,8 +39,8 @@ def test_a_table_mapping_is_validated_without_asking_the_crm(no_crm):
         mapping.full_clean()
     errors = refused.value.message_dict
     assert errors["remote_entity"] == [
-        "The CRM's metadata of 'account' was not read yet. Test the connection (or Refresh CRM "
-        "Metadata on the Connection Setup page), then save again."]
+        "The CRM's metadata of 'account' was not read yet. Read it with Refresh CRM metadata on "
+        "the Connection Setup page (the mapping pages read it too), then save again."]
     assert errors["local_filter"][0].startswith("Table filter:")  # what it can, it checks
 
 
