@@ -195,7 +195,8 @@ def _text(value) -> str:
     return str(value)
 
 
-def _number(name, value, attribute):
+def _decimal(name, value) -> Decimal:
+    """A finite number, from a number or its text; Yes/No is not one."""
     if isinstance(value, bool):
         raise ValueProblem(f"{name}: {value} is Yes/No, not a number.")
     try:
@@ -204,6 +205,11 @@ def _number(name, value, attribute):
         raise ValueProblem(f"{name}: {short(value)} is not a number.") from None
     if not number.is_finite():
         raise ValueProblem(f"{name}: {short(value)} is not a number.")
+    return number
+
+
+def _number(name, value, attribute):
+    number = _decimal(name, value)
     low, high = attribute.get("min_value"), attribute.get("max_value")
     if low is not None and number < Decimal(str(low)):
         raise ValueProblem(f"{name}: {_num(number)} is below the CRM's minimum {_plain(low)}.")
@@ -436,14 +442,7 @@ def _choice(name, value, model_field):
 
 
 def _local_decimal(name, value, model_field):
-    if isinstance(value, bool):
-        raise ValueProblem(f"{name}: {value} is Yes/No, not a number.")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueProblem(f"{name}: {short(value)} is not a number.") from None
-    if not number.is_finite():
-        raise ValueProblem(f"{name}: {short(value)} is not a number.")
+    number = _decimal(name, value)
     if model_field is None:
         return number
     places = model_field.decimal_places
