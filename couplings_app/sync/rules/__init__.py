@@ -5,6 +5,8 @@ precondition, raising `RuleStopped` with what to do), `after_page` (runner: a st
 page), `complete_payload` (to_crm: what a field mapping cannot say) and `remote_template`
 (to_crm: the CRM config template). Each dispatches, through `registry.hooks`, to the rule modules
 registered for the run's (ERP table, CRM entity, direction); a mapping no rule names runs none.
+`remote_template` alone applies to every mapping. `steps.py` holds what the steps after a page
+share (which couplings a step is owed, marking a record it failed for so the next run retries it).
 
 Every rule (the seeds' words), and where it lives — a module of this package, or data of a
 default mapping in mappings_app/defaults.py:
@@ -42,7 +44,8 @@ default mapping in mappings_app/defaults.py:
   engine's echo decision (couplings_app/sync; ARCHITECTURE.md says where).
 
 A new rule: a module here that registers its hooks with `registry.register(hook, model, entity,
-direction)`, imported below; name the rule in its messages; a test in tests/couplings_app/.
+direction)`, imported below; list it here; name the rule in its messages; a test in
+tests/couplings_app/test_rules_registry.py (or a test_rule_*.py of its own).
 """
 
 from couplings_app.sync.rules import (  # noqa: F401 - importing a rule module registers it
