@@ -1,7 +1,9 @@
 """The CRM's entity and attribute descriptions, read once from EntityDefinitions and cached.
 
-Validation of mappings, the field-mapping dropdowns and the engine's type conversions read the
-cache; `refresh()` (Test Connection, Use Default Synchronization Setup) reads the CRM again.
+Validation of mappings (the models' clean()) reads only the cache, never the CRM: with nothing
+cached it says so. The mapping forms and the engine read an entity from the CRM the first time
+(`entity()` / `attributes()` with fetch); `refresh()` (Refresh CRM metadata, Use Default
+Synchronization Setup) reads the CRM again.
 """
 
 import re
@@ -64,7 +66,10 @@ def entity(logical_name: str, fetch: bool = True) -> EntityMetadata:
     if found is None and fetch:
         found = refresh([logical_name])[logical_name]
     if found is None:
-        raise MetadataUnavailable(f"The CRM's description of {logical_name!r} is not loaded.")
+        raise MetadataUnavailable(
+            f"The CRM's metadata of {logical_name!r} was not read yet. Read it with Refresh CRM "
+            "metadata on the Connection Setup page (the mapping pages read it too), then save "
+            "again.")
     return found
 
 

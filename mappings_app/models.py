@@ -3,7 +3,9 @@
 These are Business Central's "Dynamics 365 Sales Connection Setup", "Integration Table Mapping",
 "Integration Field Mapping" and "Transformation Rule", with clearer names (see DESIGN.md's
 glossary). Validation that needs the CRM's metadata lives in mappings_app.validation and is
-called from `clean()`, so forms, the admin and `setup_defaults` all refuse the same bad input.
+called from `clean()`, so forms, the admin and `setup_defaults` all refuse the same bad input;
+it reads only the cached metadata (never the CRM). A mapping's state changes (Enable, rename,
+interval, Synch. Only Coupled Records, watermarks) are in mappings_app.state.
 """
 
 from django.apps import apps
@@ -11,7 +13,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.dispatch import Signal
 from django.urls import reverse
 
 from mappings_app.choices import (
@@ -21,6 +22,14 @@ from mappings_app.choices import (
     TransformationDirection,
     TransformationType,
     UpdateConflictResolution,
+)
+from mappings_app.state import (  # noqa: F401 - read from here by the job queue and signals
+    MAX_SCHEDULE_MINUTES,
+    SCHEDULE_FIELDS,
+    TableMappingQuerySet,
+    TableMappingState,
+    mappings_updated,
+    set_flag,
 )
 
 
@@ -93,6 +102,13 @@ class Connection(models.Model):
     def has_secret(self) -> bool:
         return bool(settings.CRM_CLIENT_SECRET)
 
+    def set_enabled(self, enabled: bool) -> bool:
+        """Enable / Disable the connection (no synchronization runs while it is disabled); writes
+        only that field, so a Test Connection's result saved meanwhile stays. True when it
+        changed."""
+        return set_flag(self, "is_enabled", enabled)
+
+    set_enabled.alters_data = True
 
 
 class TransformationRule(models.Model):
@@ -160,37 +176,7 @@ class TransformationRule(models.Model):
         return apply_rule(self, value)
 
 
-# The fields a mapping's job queue entry follows (couplings_app.signals keeps it in step).
-SCHEDULE_FIELDS = frozenset({"name", "is_enabled", "schedule_minutes"})
-# django-q2 keeps a schedule's minutes in a small integer; a week is the longest interval.
-MAX_SCHEDULE_MINUTES = 7 * 24 * 60
-
-#: Sent after QuerySet.update() changed SCHEDULE_FIELDS of mappings (save() sends post_save);
-#: `pks` are the mappings changed. Lets the job queue entries follow even a bulk update.
-mappings_updated = Signal()
-
-
-class TableMappingQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        if not SCHEDULE_FIELDS & kwargs.keys():
-            return super().update(**kwargs)
-        pks = list(self.values_list("pk", flat=True))
-        count = super().update(**kwargs)
-        if pks:
-            mappings_updated.send(sender=TableMapping, pks=pks)
-        return count
-
-    update.alters_data = True
-
-    def set_enabled(self, enabled: bool) -> int:
-        """Enable or Disable every mapping of the queryset, each through set_enabled(); returns
-        how many changed."""
-        return sum(mapping.set_enabled(enabled) for mapping in self)
-
-    set_enabled.alters_data = True
-
-
-class TableMapping(models.Model):
+class TableMapping(TableMappingState, models.Model):
     """Which ERP table syncs with which CRM entity, how and when (BC's Integration Table Map)."""
 
     name = models.CharField("Name", max_length=50, unique=True)
@@ -327,40 +313,6 @@ class TableMapping(models.Model):
 
     def get_absolute_url(self):
         return reverse("mappings:tablemapping_detail", kwargs={"pk": self.pk})
-
-    # --- changes of state -------------------------------------------------------------------
-    # Each saves the fields it changes, so post_save reaches couplings_app.signals and the job
-    # queue entry follows (created, renamed, re-timed, removed); delete() reaches post_delete.
-    def set_enabled(self, enabled: bool) -> bool:
-        """Enable / Disable; True when it changed."""
-        if self.is_enabled == bool(enabled):
-            return False
-        self.is_enabled = bool(enabled)
-        self.save(update_fields=["is_enabled"])
-        return True
-
-    def rename(self, name: str) -> None:
-        """A new Name; its job queue entry, history and holds stay its own."""
-        old, self.name = self.name, name
-        others = [f.name for f in self._meta.fields if f.name != "name"]
-        try:
-            self.clean_fields(exclude=others)
-            self.validate_unique(exclude=others)
-        except ValidationError:
-            self.name = old
-            raise
-        self.save(update_fields=["name"])
-
-    def set_schedule_minutes(self, minutes: int) -> None:
-        """No. of Minutes between Runs; its job queue entry runs at the new interval."""
-        field = self._meta.get_field("schedule_minutes")
-        self.schedule_minutes = field.clean(minutes, self)
-        self.save(update_fields=["schedule_minutes"])
-
-    def reset_watermarks(self) -> None:
-        """The next run considers every record, not only those modified since the last."""
-        self.local_synced_until = self.remote_synced_until = None
-        self.save(update_fields=["local_synced_until", "remote_synced_until"])
 
     @property
     def local_model_class(self):

@@ -2,104 +2,25 @@
 
 Each function returns {field name: [messages]} for ValidationError; every message names the
 thing at fault and what to do. Called from the models' clean(), so every way of saving a mapping
-(pages, admin, setup_defaults) refuses the same bad input.
+(pages, admin, setup_defaults) refuses the same bad input. The CRM's metadata is read from the
+cache only (mappings_app.metadata): validation never asks the CRM.
 """
 
 from decimal import Decimal
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db import models
-
 from dataverse import filter as odata_filter
-from dataverse.errors import DataverseError
-from mappings_app import local_filter, metadata
+from mappings_app import kinds, local_filter, metadata
 from mappings_app.choices import Direction, TransformationType
-
-TEXT, NUMBER, BOOL, DATE, LOOKUP, OPTION, GUID = (
-    "text",
-    "number",
-    "yes/no",
-    "date",
-    "reference",
-    "option",
-    "id",
-)
-REMOTE_KINDS = {
-    "String": TEXT,
-    "Memo": TEXT,
-    "EntityName": TEXT,
-    "Integer": NUMBER,
-    "BigInt": NUMBER,
-    "Decimal": NUMBER,
-    "Double": NUMBER,
-    "Money": NUMBER,
-    "Boolean": BOOL,
-    "DateTime": DATE,
-    "Lookup": LOOKUP,
-    "Customer": LOOKUP,
-    "Owner": LOOKUP,
-    "Picklist": OPTION,
-    "State": OPTION,
-    "Status": OPTION,
-    "Uniqueidentifier": GUID,
-}
-# Which ERP kinds can carry which CRM kinds without a lookup-table transformation.
-COMPATIBLE = {
-    (TEXT, TEXT),
-    (NUMBER, NUMBER),
-    (BOOL, BOOL),
-    (DATE, DATE),
-    (LOOKUP, LOOKUP),
-    (GUID, GUID),
-    (GUID, TEXT),
-    (NUMBER, TEXT),
-    (TEXT, OPTION),
-    (LOOKUP, OPTION),
-    (LOOKUP, TEXT),
-}
-
-
-def local_kind(field) -> str:
-    if field.is_relation:
-        return LOOKUP
-    if isinstance(field, models.BooleanField):
-        return BOOL
-    if isinstance(field, (models.DateField, models.DateTimeField)):
-        return DATE
-    if isinstance(field, (models.DecimalField, models.IntegerField, models.FloatField)):
-        return NUMBER
-    if isinstance(field, models.UUIDField):
-        return GUID
-    return TEXT
-
-
-def resolve_local_field(model, path: str):
-    """The model field at the end of a dotted path (company.customer), or a message why not."""
-    field = None
-    for part in path.split("."):
-        if field is not None:
-            if not field.is_relation:
-                return None, f"{field.name} is not a reference, so {path} does not exist."
-            model = field.related_model
-        try:
-            field = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return None, f"{model._meta.object_name} has no field {part!r}."
-        if not field.concrete:
-            return None, f"{part!r} of {model._meta.object_name} is not a field."
-    return field, None
+from mappings_app.kinds import DATE, LOOKUP, REMOTE_KINDS, resolve_local_field  # noqa: F401 - read here
 
 
 def remote_attributes(logical_name: str) -> tuple[dict | None, str | None]:
+    """The cached attributes of a CRM entity, or why there are none. Never asks the CRM: the
+    forms (and Refresh CRM Metadata) read it before they validate."""
     try:
-        return metadata.attributes(logical_name), None
+        return metadata.attributes(logical_name, fetch=False), None
     except metadata.MetadataUnavailable as exc:
         return None, str(exc)
-    except (DataverseError, OSError) as exc:
-        return None, (
-            f"The CRM's attributes of {logical_name!r} could not be read ({exc}). "
-            "Test the connection, then save again."
-        )
 
 
 def find_attribute(attributes: dict, name: str) -> dict | None:
@@ -246,13 +167,13 @@ def check_field_mapping(fm) -> dict[str, list[str]]:
 
 
 def _check_types(fm, local, remote, add):
-    lk, rk = local_kind(local), REMOTE_KINDS.get(remote["type"], TEXT)
+    lk, rk = kinds.local_kind(local), REMOTE_KINDS.get(remote["type"], kinds.TEXT)
     translated = (
         fm.transformation_rule_id and fm.transformation_rule.type == TransformationType.LOOKUP
     )
-    if local.choices and rk == OPTION:
-        lk = TEXT
-    if (lk, rk) not in COMPATIBLE and not translated and not fm.constant_value:
+    if local.choices and rk == kinds.OPTION:
+        lk = kinds.TEXT
+    if (lk, rk) not in kinds.COMPATIBLE and not translated and not fm.constant_value:
         add(
             "remote_attribute",
             f"{fm.local_field} ({lk}) cannot be mapped to {fm.remote_attribute} ({rk}). "
@@ -294,9 +215,9 @@ def _check_types(fm, local, remote, add):
 
 
 def _check_constant(fm, remote, add):
-    kind = REMOTE_KINDS.get(remote["type"], TEXT)
+    kind = REMOTE_KINDS.get(remote["type"], kinds.TEXT)
     value = fm.constant_value
-    if kind == NUMBER or kind == OPTION:
+    if kind == kinds.NUMBER or kind == kinds.OPTION:
         try:
             number = Decimal(value.strip())
         except ArithmeticError:
@@ -305,8 +226,9 @@ def _check_constant(fm, remote, add):
             add("constant_value", f"{fm.remote_attribute} takes a number; {value!r} is not one.")
             return
         options = remote.get("options") or {}
-        whole = number == number.to_integral_value() and abs(number) < 2**31
-        if kind == OPTION and options and (
+        low, high = kinds.WHOLE_LIMITS["Integer"]
+        whole = number == number.to_integral_value() and low <= number <= high
+        if kind == kinds.OPTION and options and (
             not whole or str(int(number)) not in {str(k) for k in options}
         ):
             allowed = ", ".join(f"{k} {v}" for k, v in options.items())
@@ -314,9 +236,9 @@ def _check_constant(fm, remote, add):
                 "constant_value",
                 f"{value!r} is not an option of {fm.remote_attribute} ({allowed}).",
             )
-    elif kind == BOOL and value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+    elif kind == kinds.BOOL and value.lower() not in {"true", "false", "1", "0", "yes", "no"}:
         add("constant_value", f"{fm.remote_attribute} is Yes/No; {value!r} is neither.")
-    elif kind == TEXT and remote.get("max_length") and len(value) > remote["max_length"]:
+    elif kind == kinds.TEXT and remote.get("max_length") and len(value) > remote["max_length"]:
         add(
             "constant_value",
             f"{fm.remote_attribute} holds at most {remote['max_length']} characters.",

@@ -22,31 +22,31 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from dataverse.values import format_datetime, is_guid, parse_datetime
 from mappings_app.choices import Direction
-from mappings_app.transformations import TransformationError
-from mappings_app.validation import (
+from mappings_app.kinds import (  # noqa: F401 - record_key and key_field are read from here
     BOOL,
     DATE,
     GUID,
+    INTEGER_TYPES,
     LOOKUP,
     NUMBER,
     OPTION,
     REMOTE_KINDS,
     TEXT,
+    WHOLE_LIMITS,
+    key_field,
+    record_key,
     resolve_local_field,
 )
+from mappings_app.transformations import TransformationError
 
-INTEGER_TYPES = {"Integer", "BigInt"}
-# The widest whole number either side stores; checked before int() (int(1E999998) takes seconds).
-WHOLE_LIMITS = {"Integer": (-(2**31), 2**31 - 1), "BigInt": (-(2**63), 2**63 - 1)}
 TRUE_WORDS = {"true", "1", "yes", "y", "on"}
 FALSE_WORDS = {"false", "0", "no", "n", "off", ""}
-KEY_FIELDS = ("no", "code")
 
 
 class ValueProblem(ValueError):
@@ -78,29 +78,10 @@ def _num(number) -> str:
     return text if len(text) <= 40 else f"{text[:39]}… ({len(text):,} characters)"
 
 
-def record_key(record) -> str:
-    """How BC shows a record in a field: its No. or Code, else its text."""
-    for name in KEY_FIELDS:
-        value = getattr(record, name, None)
-        if value not in (None, ""):
-            return str(value)
-    return str(record)
-
-
 def display(value) -> str:
     if isinstance(value, models.Model):
         return record_key(value)
     return "" if value is None else str(value)
-
-
-def key_field(model):
-    """The field BC users know a record by (No. or Code), or None."""
-    for name in KEY_FIELDS:
-        try:
-            return model._meta.get_field(name)
-        except FieldDoesNotExist:
-            continue
-    return None
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -214,7 +195,8 @@ def _text(value) -> str:
     return str(value)
 
 
-def _number(name, value, attribute):
+def _decimal(name, value) -> Decimal:
+    """A finite number, from a number or its text; Yes/No is not one."""
     if isinstance(value, bool):
         raise ValueProblem(f"{name}: {value} is Yes/No, not a number.")
     try:
@@ -223,6 +205,11 @@ def _number(name, value, attribute):
         raise ValueProblem(f"{name}: {short(value)} is not a number.") from None
     if not number.is_finite():
         raise ValueProblem(f"{name}: {short(value)} is not a number.")
+    return number
+
+
+def _number(name, value, attribute):
+    number = _decimal(name, value)
     low, high = attribute.get("min_value"), attribute.get("max_value")
     if low is not None and number < Decimal(str(low)):
         raise ValueProblem(f"{name}: {_num(number)} is below the CRM's minimum {_plain(low)}.")
@@ -340,12 +327,21 @@ def _remote_reference(field_mapping, value, name, resolve):
     remote_id = resolve(target, value)
     if remote_id is not None:
         return str(remote_id)
+    return uncoupled_reference(
+        field_mapping,
+        f"{name}: {value._meta.verbose_name} {record_key(value)} is not coupled to a CRM record.",
+    )
+
+
+def uncoupled_reference(field_mapping, problem: str) -> None:
+    """The one decision on a reference no coupling translates (a customer's salesperson not
+    coupled to a CRM user, a contact's customer not coupled to an account), both ways: the
+    field mapping's Clear Value on Failed Sync clears it; otherwise the record fails with
+    `problem` and what to do: couple the referenced record first, through the Lookup Through
+    mapping."""
     if field_mapping.clear_value_on_failed_sync:
         return None
-    raise ValueProblem(
-        f"{name}: {value._meta.verbose_name} {record_key(value)} is not coupled to a CRM record. "
-        f"Couple it first ({target.name} mapping)."
-    )
+    raise ValueProblem(f"{problem} Couple it first ({field_mapping.lookup_mapping.name} mapping).")
 
 
 # --- from the CRM --------------------------------------------------------------------------------
@@ -446,14 +442,7 @@ def _choice(name, value, model_field):
 
 
 def _local_decimal(name, value, model_field):
-    if isinstance(value, bool):
-        raise ValueProblem(f"{name}: {value} is Yes/No, not a number.")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueProblem(f"{name}: {short(value)} is not a number.") from None
-    if not number.is_finite():
-        raise ValueProblem(f"{name}: {short(value)} is not a number.")
+    number = _decimal(name, value)
     if model_field is None:
         return number
     places = model_field.decimal_places
@@ -475,16 +464,15 @@ def _local_reference(field_mapping, value, model_field, resolve):
         if resolve is None:
             return Reference(target, str(value).lower())
         record = resolve(target, str(value).lower())
-        if record is not None:
+        if record is not None or field_mapping.clear_value_on_failed_sync:
             return record
-        if field_mapping.clear_value_on_failed_sync:
-            return None
         describe = getattr(resolve, "describe", None)
         name = describe(target, value) if describe else None
         which = f"{short(name)} ({value})" if name else str(value)
-        raise ValueProblem(
+        return uncoupled_reference(
+            field_mapping,
             f"{model_field.name}: the CRM {target.remote_entity} {which} is not coupled to a "
-            f"{related._meta.verbose_name}. Couple it first ({target.name} mapping)."
+            f"{related._meta.verbose_name}.",
         )
     key = key_field(related)
     if key is None:
