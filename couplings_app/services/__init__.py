@@ -25,7 +25,6 @@ from couplings_app.services.crm_search import (
 from couplings_app.services.logs import (
     LOG_KEEP_DAYS,
     delete_log,
-    is_crm_error,
     retriable_errors,
     retry_errors,
 )
@@ -99,7 +98,6 @@ __all__ = [
     "delete_records",
     "directions_of",
     "find_deleted",
-    "is_crm_error",
     "label",
     "local_url",
     "mappings_of",

@@ -9,8 +9,6 @@ from django.utils import timezone
 from couplings_app.choices import JobStatus
 from couplings_app.models import Coupling, SyncError, SyncJob
 from couplings_app.sync.runner import synchronize_records
-from dataverse.errors import DataverseError
-from mappings_app import metadata
 from mappings_app.choices import Direction
 from mappings_app.models import TableMapping
 
@@ -83,6 +81,3 @@ def retriable_errors(errors) -> tuple[list[int], int, list[str]]:
         names.add(name)
     return ids, len(records), sorted(names)
 
-
-def is_crm_error(exc) -> bool:
-    return isinstance(exc, (DataverseError, OSError, metadata.MetadataUnavailable))

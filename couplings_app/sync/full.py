@@ -76,14 +76,12 @@ def keep_creating_new_records(keep: bool, mappings=None) -> int:
 
 
 def _set_only_coupled(mappings, flag: bool) -> int:
-    """Synch. Only Coupled Records set to `flag` on each of `mappings`, one save each (so what
-    follows a mapping's change follows this one too); how many there were."""
+    """Synch. Only Coupled Records set to `flag` on each of `mappings`, through the mapping's own
+    method; how many there were."""
     count = 0
     for mapping in mappings:
         count += 1
-        if mapping.sync_only_coupled != flag:
-            mapping.sync_only_coupled = flag
-            mapping.save(update_fields=["sync_only_coupled"])
+        mapping.set_sync_only_coupled(flag)
     return count
 
 

@@ -84,7 +84,7 @@ def connection_enable(request):
     if not ok:
         messages.error(request, f"The connection was not enabled: {message}")
     else:
-        Connection.objects.filter(pk=conn.pk).update(is_enabled=True)
+        conn.set_enabled(True)
         messages.success(request, f"The connection is enabled. {message}")
     return redirect("mappings:connection")
 
@@ -92,7 +92,7 @@ def connection_enable(request):
 @require_POST
 @permission("mappings_app.change_connection")
 def connection_disable(request):
-    Connection.objects.filter(pk=Connection.get().pk).update(is_enabled=False)
+    Connection.get().set_enabled(False)
     messages.success(request, "The connection is disabled: no synchronization runs.")
     return redirect("mappings:connection")
 
