@@ -18,10 +18,6 @@ from couplings_app.sync.statistics import STATISTICS_NAME, statistics_mapping
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
 
-# The pages' and mappings' tests look for these here; they live in couplings_app.schedules.
-SCHEDULE_FUNC, SCHEDULE_HOOK = schedules.SCHEDULE_FUNC, schedules.SCHEDULE_HOOK
-mapping_pk_of, mapping_schedules = schedules.mapping_pk_of, schedules.mapping_schedules
-
 
 def user_of(user_id):
     """The user a queued task acts for (tasks carry the id: a user is not serializable)."""

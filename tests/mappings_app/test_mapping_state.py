@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
-from couplings_app import jobqueue, tasks
+from couplings_app import jobqueue, schedules
 from couplings_app.models import JobQueueHold, SyncJob
 from mappings_app.models import MAX_SCHEDULE_MINUTES, TableMapping
 
@@ -27,11 +27,12 @@ def make(name, **values):
 
 
 def entries_of(mapping):
-    return list(tasks.mapping_schedules(mapping.pk))
+    return list(schedules.mapping_schedules(mapping.pk))
 
 
 def sync_entries():
-    return sorted(Schedule.objects.filter(func=tasks.SCHEDULE_FUNC).values_list("name", flat=True))
+    entries = Schedule.objects.filter(func=schedules.SCHEDULE_FUNC)
+    return sorted(entries.values_list("name", flat=True))
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def mapping(db):
 def test_an_enabled_mapping_has_one_entry_keyed_by_its_pk(mapping):
     [entry] = entries_of(mapping)
     assert entry.name == "sync:CUSTOMER" and entry.args == repr((mapping.pk,))
-    assert entry.minutes == 30 and entry.hook == tasks.SCHEDULE_HOOK
+    assert entry.minutes == 30 and entry.hook == schedules.SCHEDULE_HOOK
 
 
 def test_renaming_a_mapping_renames_its_entry_instead_of_adding_one(mapping):
@@ -51,7 +52,7 @@ def test_renaming_a_mapping_renames_its_entry_instead_of_adding_one(mapping):
     assert sync_entries() == ["sync:CUSTOMERS"]
     mapping.rename("ACCOUNTS")
     assert sync_entries() == ["sync:ACCOUNTS"]
-    assert tasks.mapping_pk_of(entries_of(mapping)[0]) == mapping.pk
+    assert schedules.mapping_pk_of(entries_of(mapping)[0]) == mapping.pk
 
 
 def test_a_rename_to_a_taken_name_is_refused_and_changes_nothing(mapping):
@@ -122,14 +123,14 @@ def test_a_queryset_update_keeps_the_entries_in_step_too(mapping):
     assert sync_entries() == []
     TableMapping.objects.update(is_enabled=True, schedule_minutes=5)
     assert sync_entries() == ["sync:CUSTOMER", "sync:VENDOR"]
-    assert set(Schedule.objects.filter(func=tasks.SCHEDULE_FUNC)
+    assert set(Schedule.objects.filter(func=schedules.SCHEDULE_FUNC)
                .values_list("minutes", flat=True)) == {5}
     TableMapping.objects.filter(pk=mapping.pk).update(name="CUSTOMERS")
     assert sync_entries() == ["sync:CUSTOMERS", "sync:VENDOR"]
 
 
 def test_a_shorter_interval_takes_effect_at_once(mapping):
-    tasks.mapping_schedules(mapping.pk).update(next_run=timezone.now() + timezone.timedelta(
+    schedules.mapping_schedules(mapping.pk).update(next_run=timezone.now() + timezone.timedelta(
         hours=5))
     mapping.set_schedule_minutes(10)
     [entry] = entries_of(mapping)
@@ -163,8 +164,8 @@ def test_the_migration_rekeys_existing_entries(mapping):
     TableMapping.objects.filter(pk=disabled.pk).update(is_enabled=False)
     TableMapping.objects.filter(pk=mapping.pk).update(name="CUSTOMERS")
     # What was there before: entries keyed by name, the old one of the renamed mapping on hold.
-    Schedule.objects.filter(func=tasks.SCHEDULE_FUNC).delete()
-    old = dict(func=tasks.SCHEDULE_FUNC, schedule_type=Schedule.MINUTES, minutes=30)
+    Schedule.objects.filter(func=schedules.SCHEDULE_FUNC).delete()
+    old = dict(func=schedules.SCHEDULE_FUNC, schedule_type=Schedule.MINUTES, minutes=30)
     Schedule.objects.create(name="sync:CUSTOMER", args=repr((mapping.pk,)), repeats=0, **old)
     Schedule.objects.create(name="sync:VENDOR", args=repr((disabled.pk,)), **old)
     Schedule.objects.create(name="sync:GONE", args=repr((mapping.pk + 1000,)), **old)
@@ -176,7 +177,7 @@ def test_the_migration_rekeys_existing_entries(mapping):
 
     assert sync_entries() == ["sync:CONTACT", "sync:CUSTOMERS"]
     [renamed] = entries_of(TableMapping.objects.get(pk=mapping.pk))
-    assert renamed.repeats == 0 and renamed.hook == tasks.SCHEDULE_HOOK
+    assert renamed.repeats == 0 and renamed.hook == schedules.SCHEDULE_HOOK
     assert list(JobQueueHold.objects.values_list("schedule_name", flat=True)) == [
         "sync:CUSTOMERS"]
     assert len(entries_of(bare)) == 1

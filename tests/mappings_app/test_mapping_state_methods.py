@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from couplings_app import tasks
+from couplings_app import schedules
 from mappings_app.models import Connection, TableMapping
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,8 @@ def make(name, **values):
 
 
 def sync_entries():
-    return sorted(Schedule.objects.filter(func=tasks.SCHEDULE_FUNC).values_list("name", flat=True))
+    entries = Schedule.objects.filter(func=schedules.SCHEDULE_FUNC)
+    return sorted(entries.values_list("name", flat=True))
 
 
 def test_enabling_and_disabling_the_connection_are_its_methods():
