@@ -23,7 +23,7 @@ def test_the_settings_install_both_middlewares():
 
 
 def test_a_reloaded_run_now_shows_a_page_of_the_site(admin_client, mapping):
-    from couplings_app.tasks import mapping_schedules
+    from couplings_app.schedules import mapping_schedules
 
     schedule = mapping_schedules(mapping.pk).get()
     response = admin_client.get(reverse("couplings:jobqueue_action", args=[schedule.pk, "run"]))
