@@ -50,12 +50,20 @@ class Reason(enum.Enum):
     LEFT_EQUAL = "the ERP → CRM half of this synchronization left it as the ERP has it"
     CHANGED_IN_CRM_ONLY = "changed in the CRM only: the CRM's change comes back the other way"
     CHANGED_ON_BOTH_SIDES = "changed in both the ERP and the CRM since the last synchronization"
+    CRM_VERSION_WINS = ("changed on both sides, Get Update from Integration: the CRM's version "
+                        "comes back the other way")
 
 
 @dataclass(frozen=True)
 class Decision:
     action: Action
     reason: Reason = Reason.NONE
+
+    @property
+    def crm_version_comes_back(self) -> bool:
+        """To the CRM: the CRM row keeps its values of the bidirectional fields, and the run from
+        the CRM that follows takes them (`Coupling.crm_values_pending`)."""
+        return self.reason in (Reason.CHANGED_IN_CRM_ONLY, Reason.CRM_VERSION_WINS)
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,12 @@ def update_conflict(policy: Policy, facts: Facts) -> Decision:
         else Direction.FROM_CRM
     if facts.direction == winner:
         return Decision(Action.UPDATE, Reason.CHANGED_ON_BOTH_SIDES)
+    if facts.direction == Direction.TO_CRM:
+        # The CRM wins: its version comes back the other way, and the ERP sends now only the
+        # fields it alone writes, as it does for a record changed in the CRM only. The ERP
+        # record counts as synchronized, so the next run does not take it for changed.
+        action = Action.UPDATE_ONE_WAY if facts.one_way_value_differs else Action.IN_SYNC
+        return Decision(action, Reason.CRM_VERSION_WINS)
     return Decision(Action.OTHER_SIDE_WINS, Reason.CHANGED_ON_BOTH_SIDES)
 
 

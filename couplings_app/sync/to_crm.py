@@ -22,7 +22,6 @@ from couplings_app.sync.decision import (
     Action,
     Facts,
     Policy,
-    Reason,
     compared,
     decide,
     erp_changed,
@@ -244,8 +243,8 @@ class ToCrm:
 
     def act(self, decision, record, coupling, row, resolve, payload, changes):
         run, action = self.run, decision.action
-        if decision.reason is Reason.CHANGED_IN_CRM_ONLY:
-            self.partial.add(record.pk)  # the CRM's change comes back in the other direction
+        if decision.crm_version_comes_back:
+            self.partial.add(record.pk)
         if action is Action.IGNORE:
             return None
         if action is Action.FAIL:

@@ -43,8 +43,13 @@ def test_send_update_to_integration_the_erp_version_wins_a_conflict():
 
 def test_get_update_from_integration_the_crm_version_wins_a_conflict():
     get = policy(update_conflict=UpdateConflictResolution.GET)
-    assert decide(get, both_changed(TO)).action is Action.OTHER_SIDE_WINS
     assert decide(get, both_changed(FROM)).action is Action.UPDATE
+    # To the CRM, the ERP record counts as synchronized: only its ERP-only fields are sent.
+    decision = decide(get, both_changed(TO))
+    assert (decision.action, decision.reason) == (Action.IN_SYNC, Reason.CRM_VERSION_WINS)
+    assert decision.crm_version_comes_back
+    decision = decide(get, both_changed(TO, one_way_value_differs=True))
+    assert decision.action is Action.UPDATE_ONE_WAY and decision.crm_version_comes_back
 
 
 def test_a_conflict_needs_a_bidirectional_field_that_differs():

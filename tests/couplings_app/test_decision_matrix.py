@@ -109,7 +109,11 @@ def expected(s: Scenario) -> Action:
         if s.update == UpdateConflictResolution.NONE:
             return Action.SKIP
         winner = TO if s.update == UpdateConflictResolution.SEND else FROM
-        return Action.UPDATE if s.direction == winner else Action.OTHER_SIDE_WINS
+        if s.direction == winner:
+            return Action.UPDATE
+        if to_crm:  # the CRM's version wins; the ERP-only fields are still the ERP's to send
+            return Action.UPDATE_ONE_WAY if one_way else Action.IN_SYNC
+        return Action.OTHER_SIDE_WINS
     return Action.UPDATE
 
 
