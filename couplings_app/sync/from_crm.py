@@ -160,7 +160,7 @@ class FromCrm:
         """What to write for the row (None, or (kind, record, fields)); counts and marks the
         coupling for what needs no write."""
         if record is not None and self.mapping.direction == Direction.BIDIRECTIONAL and \
-                record.modified_at != coupling.local_modified_at:
+                erp_changed(coupling, record.modified_at):
             self.unsent.add(coupling.pk)
         facts = self.facts(row, remote_id, coupling, record)
         decision = decide(self.policy, facts)

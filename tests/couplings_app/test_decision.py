@@ -154,3 +154,20 @@ def test_a_pending_create_whose_crm_row_exists_is_confirmed_else_created():
 def test_a_record_whose_last_synchronization_failed_is_compared_again():
     facts = Facts(TO, stamp_unchanged=True, failed_before=True)
     assert decide(BIDIRECTIONAL, facts).action is Action.COMPARE
+
+
+def test_a_record_never_synchronized_counts_as_changed_only_if_saved_after_it_was_coupled():
+    # Seed 694661 of the fault convergence test: a record coupled by Match-Based Coupling and
+    # then written by the run from the CRM was taken for an ERP change not yet sent, so a
+    # person's later CRM change was skipped as a conflict no one made.
+    from datetime import UTC, datetime, timedelta
+
+    from couplings_app.sync.decision import erp_changed
+
+    coupled = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    never = SimpleNamespace(local_modified_at=None, created_at=coupled)
+    assert not erp_changed(never, coupled - timedelta(seconds=2))
+    assert erp_changed(never, coupled + timedelta(seconds=2))
+    synchronized = SimpleNamespace(local_modified_at=coupled, created_at=coupled)
+    assert not erp_changed(synchronized, coupled)
+    assert erp_changed(synchronized, coupled + timedelta(microseconds=1))
