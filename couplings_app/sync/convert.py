@@ -59,7 +59,7 @@ class ToCrmPayload:
         self.run = run
         self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
         self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
-        self._template = None
+        self._template = self._shared = None
 
     def key(self, fm) -> str:
         """The payload's name of a field mapping's attribute."""
@@ -70,7 +70,9 @@ class ToCrmPayload:
 
     def shared(self) -> set:
         """The payload names of the fields both directions write (those a conflict is about)."""
-        return {self.key(fm) for fm in self.run.bidirectional}
+        if self._shared is None:
+            self._shared = {self.key(fm) for fm in self.run.bidirectional}
+        return self._shared
 
     def payload(self, record, resolve, create: bool) -> dict:
         """The CRM attributes of the record: template (creates), then the field mappings."""
@@ -140,7 +142,7 @@ class FromCrmValues:
         self.run = run
         self.model = run.model
         self.next_number = {}  # series prefix -> next free number, within this run
-        self._fields = None
+        self._fields = self._shared = None
 
     def fields(self) -> list:
         """(field mapping, ERP model field) of the direction, resolved once per run."""
@@ -151,7 +153,9 @@ class FromCrmValues:
 
     def shared(self) -> set:
         """The ERP attnames of the fields both directions write (those a conflict is about)."""
-        return {_attname(fm) for fm in self.run.bidirectional if fm.local_field}
+        if self._shared is None:
+            self._shared = {_attname(fm) for fm in self.run.bidirectional if fm.local_field}
+        return self._shared
 
     def values(self, row, resolve, paths, create: bool, record=None) -> dict:
         """{attname: value} of the ERP record from the row's mapped attributes."""
