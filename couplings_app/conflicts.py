@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from couplings_app.models import Coupling, SyncJob
 from couplings_app.sync.compare import remote_stamp, same
-from couplings_app.sync.context import Run
+from couplings_app.sync.convert import conversion, crm_values
 from couplings_app.sync.runner import synchronize_records
 from mappings_app.choices import Direction
+from mappings_app.validation import resolve_local_field
 
 
 @dataclass
@@ -21,31 +22,19 @@ class FieldVersion:
     differs: bool
 
 
-def _runs(mapping, client):
-    probe = SyncJob(mapping=mapping, mapping_name=mapping.name)
-    return (Run(mapping=mapping, job=probe, client=client, direction=Direction.FROM_CRM),
-            Run(mapping=mapping, job=probe, client=client, direction=Direction.TO_CRM))
-
-
 def compare(coupling, *, client):
     """Both versions of a coupled pair, field by field (the bidirectional field mappings: the
     ones a conflict is about), in the ERP's terms. Returns (record, row, [FieldVersion])."""
-    from couplings_app.sync.from_crm import FromCrm, PathTargets
-    from couplings_app.sync.lookups import FromCrmLookups
-    from mappings_app.validation import resolve_local_field
-
     mapping = coupling.mapping
     model = mapping.local_model_class
     record = model._default_manager.filter(pk=coupling.local_id).first()
-    from_run, _ = _runs(mapping, client)
+    from_run = conversion(mapping, client, Direction.FROM_CRM)
     row = client.get_many(mapping.remote_entity_set, mapping.remote_key,
                           [str(coupling.remote_id)], select=from_run.remote_select())
     row = next(iter(row.values()), None)
     if record is None or row is None:
         return record, row, []
-    resolve = FromCrmLookups(from_run, [row])
-    values = FromCrm(from_run).values(row, resolve, PathTargets(from_run, [row], resolve),
-                                      create=False)
+    values = crm_values(from_run, row)
     versions = []
     for fm in from_run.bidirectional:
         if not fm.local_field or "." in fm.local_field:
@@ -78,7 +67,6 @@ def resolve_conflict(coupling, side, fields=None, *, client, user=None) -> SyncJ
                          "Delete Records instead.")
     other = "remote" if side == "local" else "local"
     chosen = {v.name: (side if fields is None or v.name in fields else other) for v in versions}
-    from_run, _ = _runs(mapping, client)
     job = None
     if all(s == "remote" for s in chosen.values()) and Direction.FROM_CRM in mapping.runs:
         # The CRM's version, whole: the ERP record counts as unchanged, so no conflict remains.
@@ -88,12 +76,7 @@ def resolve_conflict(coupling, side, fields=None, *, client, user=None) -> SyncJ
     else:
         take = [v for v in versions if chosen[v.name] == "remote" and v.differs]
         if take:
-            from couplings_app.sync.from_crm import FromCrm, PathTargets
-            from couplings_app.sync.lookups import FromCrmLookups
-
-            resolve = FromCrmLookups(from_run, [row])
-            values = FromCrm(from_run).values(row, resolve, PathTargets(from_run, [row], resolve),
-                                              create=False)
+            values = crm_values(conversion(mapping, client, Direction.FROM_CRM), row)
             for version in take:
                 setattr(record, version.name, values[version.name])
             record.save()

@@ -49,6 +49,20 @@ def mark(coupling, side: str, text: str) -> None:
     coupling.last_error = text[:2000]
 
 
+def report(coupling, side: str, *, label: str, mapping_name: str) -> str:
+    """No resolution: the coupling is marked (`mark`) and the message returned, for the error
+    log."""
+    text = message(coupling, label=label, side=side, mapping_name=mapping_name)
+    mark(coupling, side, text)
+    return text
+
+
+def uncouple(run, coupling) -> None:
+    """Remove Coupling: the remaining record stays, uncoupled."""
+    coupling.delete()
+    run.counts["uncoupled"] += 1
+
+
 def reported(coupling, side: str, modified) -> bool:
     """Already reported for the remaining record as it is now: not failed again by every run."""
     stamp = coupling.local_modified_at if side == REMOTE else coupling.remote_modified_at

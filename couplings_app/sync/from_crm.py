@@ -6,35 +6,34 @@ refuses is retried alone, so it fails alone) and the couplings saved in bulk.
 """
 
 import logging
-import re
 
 from django.db import DatabaseError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions
 from couplings_app.sync.bulk import bulk_insert, bulk_set
-from couplings_app.sync.compare import remote_stamp, same, stamp
+from couplings_app.sync.compare import remote_stamp, stamp
 from couplings_app.sync.context import Run
-from couplings_app.sync.lookups import FromCrmLookups
+from couplings_app.sync.convert import FromCrmValues, PathTargets, ToCrmPayload, differing
+from couplings_app.sync.decision import (
+    Action,
+    Facts,
+    Policy,
+    compared,
+    decide,
+    erp_changed,
+    own_crm_change,
+)
+from couplings_app.sync.lookups import FromCrmLookups, ToCrmLookups
 from couplings_app.sync.matching import describe, find_local_matches, match_fields
 from dataverse import BatchOperation
-from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
-from mappings_app.validation import resolve_local_field
-from mappings_app.values import (
-    Reference,
-    ValueProblem,
-    local_value,
-    record_key,
-    remote_value,
-    to_local,
-)
+from mappings_app.choices import Direction
+from mappings_app.values import ValueProblem, record_key
 
 logger = logging.getLogger(__name__)
 RESULT = "last_result_from_crm"
-SERIES = re.compile(r"#+")
 
 
 class FromCrm:
@@ -43,7 +42,8 @@ class FromCrm:
         self.mapping = run.mapping
         self.model = run.model
         self.oldest_failed_create = None  # the watermark must not pass a record not created
-        self.next_number = {}  # series prefix -> next free number, within this run
+        self.convert = FromCrmValues(run)
+        self.policy = Policy.of(run)
         # Couplings whose ERP record has changes not yet sent to the CRM: taking the CRM's
         # values must not stamp the record as synchronized, or those changes would never go.
         self.unsent = set()
@@ -105,7 +105,7 @@ class FromCrm:
         if not self.groups or run.only_coupled:
             return
         wanted = [row for row in rows if str(row[run.key]).lower() not in couplings
-                  and not self.own(row)]
+                  and not own_crm_change(run, row)]
         if not wanted:
             return
         found = find_local_matches(run, wanted, self.groups)
@@ -124,77 +124,83 @@ class FromCrm:
             couplings[str(coupling.remote_id).lower()] = coupling
         run.counts["coupled"] += len(made)
 
-    def own(self, row) -> bool:
-        """Last changed by the sync's own CRM user."""
-        user = self.run.integration_user
-        return bool(user) and str(row.get("_modifiedby_value", "")).lower() == str(user).lower()
-
-    def no_create_for_ambiguous(self, row, remote_id):
-        pks = self.ambiguous.get(remote_id)
-        if pks:
-            records = self.model._default_manager.filter(pk__in=pks[:3])
-            raise ValueProblem(
-                f"{len(pks)} ERP {self.run.table_caption.lower()} records match it by "
+    def several_matches(self, remote_id) -> str:
+        pks = self.ambiguous[remote_id]
+        records = self.model._default_manager.filter(pk__in=pks[:3])
+        return (f"{len(pks)} ERP {self.run.table_caption.lower()} records match it by "
                 f"{describe(self.groups)} ({', '.join(self.run.local_label(r) for r in records)}"
                 f"{', …' if len(pks) > 3 else ''}), so none was created. Couple the right one "
                 "with Set Up Coupling, or make the ERP records' values unique.")
 
     # --- what to do with one row -------------------------------------------------------------
-    def decide(self, row, remote_id, coupling, record, resolve, paths):
+    def facts(self, row, remote_id, coupling, record) -> Facts:
+        """The row as `decide` reads it: its coupling, its ERP record (None: gone), the run."""
         run = self.run
-        if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
-                str(run.integration_user).lower() and coupling is None:
-            return None  # created by the sync's own user: not the CRM's change to take
+        own = own_crm_change(run, row)
         if coupling is None:
-            if run.only_coupled:
-                return None
-            self.no_create_for_ambiguous(row, remote_id)
-            return "create", self.new_record(row, resolve, paths), None
-        if record is None:
-            return self.deleted_counterpart(row, coupling, resolve, paths)
-        if self.mapping.direction == Direction.BIDIRECTIONAL and \
-                record.modified_at != coupling.local_modified_at:
-            self.unsent.add(coupling.pk)
+            return Facts(Direction.FROM_CRM, coupled=False, own_crm_change=own,
+                         only_coupled=run.only_coupled,
+                         several_matches=bool(self.ambiguous.get(remote_id)))
         modified = remote_stamp(row, run.modified_attr)
-        failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
-        own_change = run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
-            str(run.integration_user).lower() and remote_id not in run.first_half.different \
+        # The sync's own write is an echo unless it left the row different from the ERP record
+        # (a field left as the CRM has it, a person's change next to an ERP-only restore).
+        echo = own and remote_id not in run.first_half.different \
             and not coupling.crm_values_pending
-        if (modified == coupling.remote_modified_at or own_change) and not failed_before \
-                and not run.full:
+        return Facts(Direction.FROM_CRM, counterpart_exists=record is not None,
+                     stamp_unchanged=modified == coupling.remote_modified_at,
+                     erp_changed=record is not None and erp_changed(coupling, record.modified_at),
+                     crm_changed=modified != coupling.remote_modified_at, own_crm_change=echo,
+                     left_equal_by_first_half=record is not None and self.left_equal_by_this_run(
+                         coupling),
+                     failed_before=getattr(coupling, RESULT) == SyncResult.FAILURE,
+                     full=run.full, only_coupled=run.only_coupled,
+                     deletion_reported=deletions.reported(coupling, deletions.LOCAL, modified))
+
+    def decide(self, row, remote_id, coupling, record, resolve, paths):
+        """What to write for the row (None, or (kind, record, fields)); counts and marks the
+        coupling for what needs no write."""
+        if record is not None and self.mapping.direction == Direction.BIDIRECTIONAL and \
+                erp_changed(coupling, record.modified_at):
+            self.unsent.add(coupling.pk)
+        facts = self.facts(row, remote_id, coupling, record)
+        decision = decide(self.policy, facts)
+        changed = {}
+        if decision.action is Action.COMPARE:
+            changed = differing(self.values(row, resolve, paths, create=False, record=record),
+                                record)
+            decision = decide(self.policy, compared(facts, changed, self.convert.shared()))
+        return self.act(decision, row, remote_id, coupling, record, resolve, paths, changed)
+
+    def act(self, decision, row, remote_id, coupling, record, resolve, paths, changed):
+        run, action = self.run, decision.action
+        if action is Action.IGNORE:
+            return None
+        if action is Action.FAIL:
+            raise ValueProblem(self.several_matches(remote_id))
+        if action is Action.CREATE:
+            return "create", self.new_record(row, resolve, paths), None
+        if action in (Action.UNCHANGED, Action.IN_SYNC, Action.OTHER_SIDE_WINS):
             run.counts["unchanged"] += 1
-            return None  # nothing to write, not even the coupling
-        if own_change and not failed_before and self.left_equal_by_this_run(coupling):
-            run.counts["unchanged"] += 1
-            self.mark_ok(coupling, record, row)
+            if action is Action.UNCHANGED:
+                return None  # nothing to write, not even the coupling
+            if action is Action.IN_SYNC:
+                self.mark_ok(coupling, record, row)
             return "unchanged", None, None
-        values = self.values(row, resolve, paths, create=False, record=record)
-        changed = {name: value for name, value in values.items()
-                   if not same(getattr(record, name), value)}
-        if not changed:
-            run.counts["unchanged"] += 1
-            self.mark_ok(coupling, record, row)
-            return "unchanged", None, None
-        # A coupling never synchronized (its first run failed) counts ERP changes made after it.
-        local_changed = record.modified_at != coupling.local_modified_at \
-            if coupling.local_modified_at else record.modified_at > coupling.created_at
-        if self.mapping.direction == Direction.BIDIRECTIONAL and local_changed and not own_change:
-            shared = {_attname(fm) for fm in run.bidirectional if fm.local_field}
-            if shared & set(changed):
-                policy = self.mapping.update_conflict_resolution
-                if policy == UpdateConflictResolution.NONE:
-                    self.skip(coupling, record, row, changed)
-                    return "skipped", None, None
-                if policy == UpdateConflictResolution.SEND:
-                    run.counts["unchanged"] += 1  # the ERP's version was sent to the CRM
-                    return "unchanged", None, None
-        for name, value in changed.items():
-            setattr(record, name, value)
-        return "update", record, list(changed)
+        if action is Action.SKIP:
+            self.skip(coupling, record, row, changed)
+            return "skipped", None, None
+        if action in (Action.UPDATE, Action.UPDATE_ONE_WAY):
+            if action is Action.UPDATE_ONE_WAY:
+                shared = self.convert.shared()
+                changed = {k: v for k, v in changed.items() if k not in shared}
+            for name, value in changed.items():
+                setattr(record, name, value)
+            return "update", record, list(changed)
+        return self.deleted_counterpart(action, row, coupling, resolve, paths)
 
     def left_equal_by_this_run(self, coupling) -> bool:
         """The ERP → CRM half of this synchronization wrote (or compared equal) the row, no one
-        changed it since (the caller checks that its last change is the sync's own), the ERP
+        changed it since (`decide` checks that its last change is the sync's own), the ERP
         record did not move either, and every field read here is one that half sends: comparing
         again could only find it equal. The rows that half wrote are not even read (runner's
         remote_pages filters them out); this skips the ones it compared equal without a write."""
@@ -210,98 +216,24 @@ class FromCrm:
 
     def values(self, row, resolve, paths, create: bool, record=None) -> dict:
         """{attname: value} of the ERP record from the row's mapped attributes."""
-        run = self.run
-        result = {}
-        for fm, field in self.local_fields():
-            source = remote_value(row, fm.remote_attribute) if fm.remote_attribute else None
-            attribute = run.attributes.get(fm.remote_attribute)
-            value = to_local(fm, source, field, resolve=resolve, attribute=attribute)
-            if isinstance(value, Reference):
-                raise ValueProblem(f"{fm.local_field}: {value} could not be resolved.")
-            if "." in fm.local_field:
-                head = fm.local_field.split(".", 1)[0]
-                if record is not None and value is None and \
-                        local_value(record, fm.local_field) is None:
-                    continue  # both empty: keep the ERP's link (a company with no customer)
-                target = paths.find(fm, value)
-                if value is not None and target is None and not fm.clear_value_on_failed_sync:
-                    raise ValueProblem(
-                        f"{fm.local_field}: no {head} refers to {record_key(value)}. "
-                        f"Set {fm.local_field} on the {head} first.")
-                result[f"{head}_id"] = target.pk if target else None
-            elif field.is_relation:
-                result[field.attname] = value.pk if value is not None else None
-            elif create and value in (None, "") and field.name in result:
-                continue
-            elif value in (None, "") and field == run.local_key:
-                continue  # an empty CRM value never clears the No. (the series gave it one)
-            else:
-                result[field.attname] = value
-        return result
-
-    def local_fields(self) -> list:
-        """(field mapping, ERP model field) of the direction, resolved once per run."""
-        if not hasattr(self, "_local_fields"):
-            self._local_fields = [(fm, resolve_local_field(self.model, fm.local_field)[0])
-                                  for fm in self.run.fields if fm.local_field]
-        return self._local_fields
+        return self.convert.values(row, resolve, paths, create=create, record=record)
 
     def new_record(self, row, resolve, paths):
-        record = self.model()
-        for name, value in (self.mapping.local_template or {}).items():
-            field, _ = resolve_local_field(self.model, name)
-            if field is not None and field.is_relation:
-                related = field.related_model._default_manager.filter(
-                    **{"code" if hasattr(field.related_model, "code") else "no": value}).first()
-                setattr(record, field.attname, related.pk if related else None)
-            elif field is not None:
-                setattr(record, field.attname, value)
-        for name, value in self.values(row, resolve, paths, create=True).items():
-            if value in (None, "") and getattr(record, name, None) not in (None, ""):
-                continue  # an empty CRM value never overwrites the template's default
-            setattr(record, name, value)
-        self.number(record)
-        record.modified_at = timezone.now()
-        return record
-
-    def number(self, record):
-        """A number from the template's series (CRM####) when the mapped key is empty."""
-        key = self.run.local_key
-        if key is None or getattr(record, key.attname):
-            return
-        pattern = (self.mapping.local_template or {}).get(key.name) or f"CRM{'#' * 6}"
-        match = SERIES.search(pattern)
-        if not match:
-            return
-        prefix = pattern[: match.start()]
-        if prefix not in self.next_number:
-            last = self.model._default_manager.filter(**{f"{key.name}__startswith": prefix}) \
-                .aggregate(last=Max(key.name))["last"]
-            tail = last[len(prefix):] if last else ""
-            self.next_number[prefix] = int(tail) + 1 if tail.isdigit() else 1
-        following = self.next_number[prefix]
-        self.next_number[prefix] += 1
-        setattr(record, key.attname, f"{prefix}{following:0{len(match.group())}d}")
+        return self.convert.new_record(self.values(row, resolve, paths, create=True))
 
     # --- deleted counterparts ---------------------------------------------------------------
-    def deleted_counterpart(self, row, coupling, resolve, paths):
+    def deleted_counterpart(self, action, row, coupling, resolve, paths):
         run = self.run
-        policy = self.mapping.deletion_conflict_resolution
-        if policy == DeletionConflictResolution.REMOVE_COUPLING:
-            coupling.delete()
-            run.counts["uncoupled"] += 1
+        if action is Action.REMOVE_COUPLING:
+            deletions.uncouple(run, coupling)
             return None
-        if policy == DeletionConflictResolution.RESTORE:
+        if action is Action.RESTORE:
             coupling.delete()
             return "create", self.new_record(row, resolve, paths), None
-        text = deletions.message(coupling, label=f"{run.table_caption} (record "
-                                 f"{coupling.local_id})", side=deletions.LOCAL,
-                                 mapping_name=self.mapping.name)
-        if deletions.reported(coupling, deletions.LOCAL, remote_stamp(row, run.modified_attr)):
-            return None  # listed with the skipped records until the CRM record changes again
-        deletions.mark(coupling, deletions.LOCAL, text)
         coupling.remote_modified_at = remote_stamp(row, run.modified_attr)  # reported as it is
-        raise ValueProblem(text)
+        raise ValueProblem(deletions.report(
+            coupling, deletions.LOCAL, label=f"{run.table_caption} (record {coupling.local_id})",
+            mapping_name=self.mapping.name))
 
     # --- writing -------------------------------------------------------------------------------
     def write_creates(self, creates):
@@ -349,12 +281,10 @@ class FromCrm:
         coupling unstamped: the next run to the CRM sends them, or reports why not."""
         if not created:
             return
-        from couplings_app.sync.lookups import ToCrmLookups
-        from couplings_app.sync.to_crm import ToCrm
-
         run = self.run
-        sender = ToCrm(Run(mapping=self.mapping, job=run.job, client=run.client,
-                           direction=Direction.TO_CRM, integration_user=run.integration_user))
+        sender = ToCrmPayload(Run(mapping=self.mapping, job=run.job, client=run.client,
+                                  direction=Direction.TO_CRM,
+                                  integration_user=run.integration_user))
         resolve = ToCrmLookups(sender.run, [record for record, _ in created])
         operations, sent = [], []
         for record, row in created:
@@ -463,34 +393,6 @@ class FromCrm:
         bulk_set(Coupling, couplings, fields)
 
 
-class PathTargets:
-    """For `company.customer`: the company contacts that refer to each customer, per page."""
-
-    def __init__(self, run, rows, resolve):
-        self.by_path = {}
-        for fm in run.fields:
-            if "." not in fm.local_field:
-                continue
-            head, rest = fm.local_field.split(".", 1)
-            head_field = run.model._meta.get_field(head)
-            wanted = [resolve(fm.lookup_mapping, remote_value(row, fm.remote_attribute))
-                      for row in rows if fm.lookup_mapping and
-                      remote_value(row, fm.remote_attribute)]
-            pks = {w.pk for w in wanted if w is not None}
-            found = {}
-            query = head_field.related_model._default_manager.filter(
-                **{f"{rest.replace('.', '__')}__in": pks}).order_by("pk")
-            for candidate in query:
-                found.setdefault(getattr(candidate, rest.replace(".", "_") + "_id", None),
-                                 candidate)
-            self.by_path[fm.pk] = found
-
-    def find(self, fm, value):
-        if value is None:
-            return None
-        return self.by_path.get(fm.pk, {}).get(value.pk)
-
-
 def _bulk_or_one_by_one(objs, bulk, one):
     """Writes in bulk; if the database refuses the batch, each alone: one bad record fails alone.
 
@@ -545,12 +447,6 @@ def refusal(record, error) -> str:
     return ("the ERP's database refused it (a required value is missing, or a value is too "
             "long or out of range). Check the record's values in the CRM; the server log has "
             "the details.")
-
-
-def _attname(fm):
-    name = fm.local_field.split(".", 1)[0]
-    field = fm.table_mapping.local_model_class._meta.get_field(name)
-    return field.attname
 
 
 def _plain(value):

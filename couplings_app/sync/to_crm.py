@@ -7,6 +7,7 @@ bulk. A create gets its CRM id here and its coupling is saved *before* the batch
 """
 
 import uuid
+from dataclasses import replace
 
 from django.utils import timezone
 
@@ -14,16 +15,25 @@ from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions, rules
 from couplings_app.sync.bulk import bulk_insert, bulk_set
-from couplings_app.sync.compare import remote_date_equal, remote_stamp, same, stamp
-from couplings_app.sync.context import Run, web_name
-from couplings_app.sync.lookups import ToCrmLookups, bind_name
+from couplings_app.sync.compare import remote_stamp, stamp
+from couplings_app.sync.context import Run
+from couplings_app.sync.convert import ToCrmPayload
+from couplings_app.sync.decision import (
+    Action,
+    Facts,
+    Policy,
+    compared,
+    decide,
+    erp_changed,
+    own_crm_change,
+)
+from couplings_app.sync.lookups import ToCrmLookups
 from couplings_app.sync.matching import describe, find_remote_matches, match_fields
 from couplings_app.sync.pipeline import done
 from dataverse import BatchOperation
 from dataverse.errors import PreconditionFailed
-from mappings_app.choices import DeletionConflictResolution, Direction, UpdateConflictResolution
-from mappings_app.validation import DATE, LOOKUP, REMOTE_KINDS
-from mappings_app.values import ValueProblem, local_value, to_remote
+from mappings_app.choices import Direction
+from mappings_app.values import ValueProblem
 
 RESULT = "last_result_to_crm"
 
@@ -32,8 +42,9 @@ class ToCrm:
     def __init__(self, run: Run):
         self.run = run
         self.mapping = run.mapping
-        self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
-        self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
+        self.convert = ToCrmPayload(run)
+        self.partial = self.convert.partial  # records whose CRM row keeps values the ERP's not
+        self.policy = Policy.of(run)
         self.ambiguous = {}  # record pk -> the CRM ids its natural key finds (more than one)
         self.groups = match_fields(self.mapping)
         run.first_half.job_id, run.first_half.started = run.job.pk, run.job.started_at
@@ -125,8 +136,7 @@ class ToCrm:
         written = set()
         for remote_id, row in rows.items():
             coupling, payload = resent[str(remote_id).lower()]
-            own = str(row.get("_modifiedby_value", "")).lower() == run.integration_user.lower()
-            if own and not self.changes(payload, row):
+            if own_crm_change(run, row) and not self.convert.changes(payload, row):
                 written.add(coupling.pk)
         return written
 
@@ -173,186 +183,109 @@ class ToCrm:
             return not self.run.only_coupled
         return coupling.pending_create and str(coupling.remote_id).lower() not in rows
 
-    def no_create_for_ambiguous(self, record):
-        ids = self.ambiguous.get(record.pk)
-        if ids:
-            raise ValueProblem(
-                f"{self.run.local_label(record)}: {len(ids)} CRM {self.run.entity} records match "
+    def several_matches(self, record) -> str:
+        ids = self.ambiguous[record.pk]
+        return (f"{self.run.local_label(record)}: {len(ids)} CRM {self.run.entity} records match "
                 f"it by {describe(self.groups)} ({', '.join(ids[:3])}"
                 f"{', …' if len(ids) > 3 else ''}), so none was created. Couple it to the right "
                 "one with Set Up Coupling, or make the CRM records' values unique.")
 
     # --- what to do with one record ----------------------------------------------------------
     def unchanged(self, record, coupling) -> bool:
-        """Unchanged since its last successful synchronization, by the stamps alone."""
-        return (record.modified_at == coupling.local_modified_at and not self.run.full
-                and not coupling.pending_create
-                and getattr(coupling, RESULT) != SyncResult.FAILURE)
+        """Unchanged since its last successful synchronization, by the stamps alone (its CRM row
+        is not even read)."""
+        return decide(self.policy, self.facts(record, coupling, None)).action is Action.UNCHANGED
 
-    def decide(self, record, coupling, rows, resolve):
+    def facts(self, record, coupling, row) -> Facts:
+        """The record as `decide` reads it: its coupling, its CRM row (None: gone, or not read
+        because the stamps say unchanged), the run."""
         run = self.run
-        rules.check_local(run, record)
         if coupling is None:
-            if run.only_coupled:
-                return None
-            self.no_create_for_ambiguous(record)
-            return "create", self.payload(record, resolve, create=True)
-        if self.unchanged(record, coupling):
-            run.counts["unchanged"] += 1
-            return None  # nothing to write, not even the coupling
-        if deletions.reported(coupling, deletions.REMOTE, record.modified_at):
-            return None  # listed with the skipped records until the ERP record changes again
-        row = rows.get(str(coupling.remote_id).lower())
-        if coupling.pending_create:
-            if row is not None:  # an earlier run's create reached the CRM: just confirm it
-                self.partial.add(record.pk)  # as it was then, not compared with the ERP now
-                run.counts["inserted"] += 1
-                run.counts["coupled"] += 1
-                self.mark_ok(record, coupling, confirm=True)
-                return "done", None
-            self.no_create_for_ambiguous(record)
-            return "create", self.payload(record, resolve, create=True)
+            return Facts(Direction.TO_CRM, coupled=False, only_coupled=run.only_coupled,
+                         several_matches=bool(self.ambiguous.get(record.pk)))
+        stamp_unchanged = record.modified_at == coupling.local_modified_at
+        failed_before = getattr(coupling, RESULT) == SyncResult.FAILURE
+        known = row is not None or coupling.pending_create or not stamp_unchanged \
+            or failed_before or run.full
+        facts = Facts(Direction.TO_CRM, pending_create=coupling.pending_create,
+                      counterpart_exists=(row is not None) if known else None,
+                      stamp_unchanged=stamp_unchanged,
+                      erp_changed=erp_changed(coupling, record.modified_at),
+                      failed_before=failed_before, full=run.full, only_coupled=run.only_coupled,
+                      several_matches=bool(self.ambiguous.get(record.pk)),
+                      deletion_reported=deletions.reported(coupling, deletions.REMOTE,
+                                                           record.modified_at))
         if row is None:
-            return self.deleted_counterpart(record, coupling, resolve)
-        payload = self.payload(record, resolve, create=False)
-        changes = self.changes(payload, row)
-        if not changes:
-            run.counts["unchanged"] += 1
-            self.mark_ok(record, coupling)
-            return "unchanged", None
-        if self.changed_in_crm_only(record, coupling, row):
-            # Not the ERP's change to send: the CRM's comes back in the other direction. Only
-            # fields that sync to the CRM alone are the ERP's to restore.
-            shared = {self.payload_key(fm) for fm in run.bidirectional}
-            changes = {k: v for k, v in changes.items() if k not in shared}
-            self.partial.add(record.pk)
-            if not changes:
-                run.counts["unchanged"] += 1
-                self.mark_ok(record, coupling)
-                return "unchanged", None
-            return "update", changes
-        if self.is_conflict(record, coupling, row, changes):
-            policy = self.mapping.update_conflict_resolution
-            if policy == UpdateConflictResolution.NONE:
-                self.skip(record, coupling, row, payload)
-                return "skipped", None
-            if policy == UpdateConflictResolution.GET:
-                run.counts["unchanged"] += 1  # the CRM's version wins in the other direction
-                return "unchanged", None
-        return "update", changes
-
-    def is_conflict(self, record, coupling, row, changes) -> bool:
-        """Changed on both sides since the last sync, and a bidirectional field differs."""
-        if self.mapping.direction != Direction.BIDIRECTIONAL:
-            return False
-        run = self.run
-        if run.integration_user and str(row.get("_modifiedby_value", "")).lower() == \
-                str(run.integration_user).lower():
-            return False  # the last CRM change is the sync's own
+            return facts
         if coupling.local_modified_at is None:
             # Never synchronized since it was coupled (its first run failed): a CRM change made
             # after the coupling is a change, not to be overwritten unseen.
             modified = stamp(row.get(run.modified_attr))
-            remote_changed = modified is not None and modified > coupling.created_at
+            crm_changed = modified is not None and modified > coupling.created_at
         else:
-            remote_changed = remote_stamp(row, run.modified_attr) != coupling.remote_modified_at
-        shared = {self.payload_key(fm) for fm in run.bidirectional}
-        return remote_changed and bool(shared & set(changes))
+            crm_changed = remote_stamp(row, run.modified_attr) != coupling.remote_modified_at
+        return replace(facts, crm_changed=crm_changed, own_crm_change=own_crm_change(run, row))
 
-    def changed_in_crm_only(self, record, coupling, row) -> bool:
-        """A record read again (a full run, a retry, a first run after coupling) that only the
-        CRM changed since its last synchronization (or since it was coupled)."""
-        if self.mapping.direction != Direction.BIDIRECTIONAL:
-            return False
-        local_changed = record.modified_at != coupling.local_modified_at \
-            if coupling.local_modified_at else record.modified_at > coupling.created_at
-        return not local_changed and self.is_conflict(record, coupling, row,
-                                                      {self.payload_key(fm): None
-                                                       for fm in self.run.bidirectional})
-
-    def payload_key(self, fm):
-        attribute = self.run.attributes[fm.remote_attribute]
-        if REMOTE_KINDS.get(attribute["type"]) == LOOKUP and fm.lookup_mapping:
-            return bind_name(attribute, fm.lookup_mapping.remote_entity) + "@odata.bind"
-        return fm.remote_attribute
-
-    def payload(self, record, resolve, create: bool) -> dict:
-        """The CRM attributes of the record: template (creates), then the field mappings."""
+    def decide(self, record, coupling, rows, resolve):
+        """What to write for the record (None, or (kind, payload)); counts and marks the
+        coupling for what needs no write."""
         run = self.run
-        values = self.template() if create else {}
-        for fm in run.fields:
-            if not fm.remote_attribute:
-                continue
-            attribute = run.attributes[fm.remote_attribute]
-            source = local_value(record, fm.local_field) if fm.local_field else None
-            try:
-                value = to_remote(fm, source, attribute, resolve=resolve)
-            except ValueProblem as problem:
-                raise ValueProblem(f"{run.local_label(record)}: {problem}") from None
-            if REMOTE_KINDS.get(attribute["type"]) == LOOKUP:
-                target = fm.lookup_mapping
-                if value is None and (create or attribute.get("required")):
-                    self.not_sent(record, fm)
-                    continue  # a required reference (the owner) is never cleared
-                name = bind_name(attribute, target.remote_entity) + "@odata.bind"
-                self.binds[name] = web_name(attribute)
-                values[name] = f"/{target.remote_entity_set}({value})" if value else None
-            elif create and value is None and fm.remote_attribute in values:
-                self.not_sent(record, fm)
-                continue  # an empty field never overwrites the template's default
-            else:
-                values[fm.remote_attribute] = value
-        rules.complete_payload(run, record, values, create)
-        return values
+        rules.check_local(run, record)
+        row = rows.get(str(coupling.remote_id).lower()) if coupling is not None else None
+        facts = self.facts(record, coupling, row)
+        decision = decide(self.policy, facts)
+        payload, changes = None, {}
+        if decision.action is Action.COMPARE:
+            payload = self.convert.payload(record, resolve, create=False)
+            changes = self.convert.changes(payload, row)
+            decision = decide(self.policy, compared(facts, changes, self.convert.shared()))
+        return self.act(decision, record, coupling, row, resolve, payload, changes)
 
-    def not_sent(self, record, fm):
-        """A field both directions compare that this write leaves as the CRM has it."""
-        if fm.direction == Direction.BIDIRECTIONAL:
+    def act(self, decision, record, coupling, row, resolve, payload, changes):
+        run, action = self.run, decision.action
+        if decision.crm_version_comes_back:
             self.partial.add(record.pk)
-
-    def template(self) -> dict:
-        """The mapping's CRM template; a lookup's value (a GUID, or the code of a coupled ERP
-        record such as a currency) becomes an @odata.bind."""
-        if not hasattr(self, "_template"):
-            self._template = rules.remote_template(self.run)
-        return dict(self._template)
-
-    def changes(self, payload: dict, row: dict) -> dict:
-        """The attributes whose value differs from the CRM row's."""
-        run = self.run
-        diff = {}
-        for name, value in payload.items():
-            if name in self.binds:
-                current = row.get(self.binds[name])
-                wanted = value.rsplit("(", 1)[-1].rstrip(")") if value else None
-                if not same(current, wanted):
-                    diff[name] = value
-                continue
-            attribute = run.attributes.get(name)
-            current = row.get(web_name(attribute)) if attribute else row.get(name)
-            kind = REMOTE_KINDS.get((attribute or {}).get("type"))
-            equal = remote_date_equal(current, value) if kind == DATE else same(current, value)
-            if not equal:
-                diff[name] = value
-        return diff
-
-    # --- deleted counterparts ---------------------------------------------------------------
-    def deleted_counterpart(self, record, coupling, resolve):
-        run = self.run
-        policy = self.mapping.deletion_conflict_resolution
-        if policy == DeletionConflictResolution.REMOVE_COUPLING:
-            coupling.delete()
-            run.counts["uncoupled"] += 1
+        if action is Action.IGNORE:
             return None
-        if policy == DeletionConflictResolution.RESTORE:
+        if action is Action.FAIL:
+            raise ValueProblem(self.several_matches(record))
+        if action is Action.CREATE:
+            return "create", self.convert.payload(record, resolve, create=True)
+        if action is Action.CONFIRM:  # an earlier run's create reached the CRM: confirm it
+            self.partial.add(record.pk)  # as it was then, not compared with the ERP now
+            run.counts["inserted"] += 1
+            run.counts["coupled"] += 1
+            self.mark_ok(record, coupling, confirm=True)
+            return "done", None
+        if action in (Action.UNCHANGED, Action.IN_SYNC, Action.OTHER_SIDE_WINS):
+            run.counts["unchanged"] += 1
+            if action is Action.UNCHANGED:
+                return None  # nothing to write, not even the coupling
+            if action is Action.IN_SYNC:
+                self.mark_ok(record, coupling)
+            return "unchanged", None
+        if action is Action.SKIP:
+            self.skip(record, coupling, row, payload)
+            return "skipped", None
+        if action is Action.UPDATE_ONE_WAY:
+            shared = self.convert.shared()
+            return "update", {k: v for k, v in changes.items() if k not in shared}
+        if action is Action.UPDATE:
+            return "update", changes
+        return self.deleted_counterpart(action, record, coupling, resolve)
+
+    def deleted_counterpart(self, action, record, coupling, resolve):
+        if action is Action.REMOVE_COUPLING:
+            deletions.uncouple(self.run, coupling)
+            return None
+        if action is Action.RESTORE:
             coupling.remote_id = uuid.uuid4()
             coupling.save(update_fields=["remote_id"])
-            return "create", self.payload(record, resolve, create=True)
-        text = deletions.message(coupling, label=run.local_label(record), side=deletions.REMOTE,
-                                 mapping_name=self.mapping.name)
-        deletions.mark(coupling, deletions.REMOTE, text)
+            return "create", self.convert.payload(record, resolve, create=True)
         coupling.local_modified_at = record.modified_at  # reported as it is now
-        raise ValueProblem(text)
+        raise ValueProblem(deletions.report(coupling, deletions.REMOTE,
+                                            label=self.run.local_label(record),
+                                            mapping_name=self.mapping.name))
 
     # --- outcomes ------------------------------------------------------------------------------
     def new_coupling(self, record, new_couplings):

@@ -1,0 +1,261 @@
+"""A record's values on their way across, for the engine and the pages alike.
+
+`ToCrmPayload`: an ERP record as the CRM attributes the run to the CRM writes (`@odata.bind` for
+references, the mapping's CRM template for creates), and which of them differ from a CRM row.
+`FromCrmValues`: a CRM row as the ERP fields the run from the CRM writes, and a new ERP record
+from one (the mapping's ERP template, a number from its series). `PathTargets`: the records a
+path such as `company.customer` reaches, per page. `crm_values` converts one row with no job
+(the conflict page compares and takes values through it).
+
+Each value goes through `mappings_app.values` (constant, transformation, type conversion,
+references through couplings); here is what a whole record makes of them.
+"""
+
+import re
+
+from django.db.models import Max
+from django.utils import timezone
+
+from couplings_app.sync import rules
+from couplings_app.sync.compare import remote_date_equal, same
+from couplings_app.sync.context import Run, web_name
+from couplings_app.sync.lookups import FromCrmLookups, bind_name
+from mappings_app.choices import Direction
+from mappings_app.validation import DATE, LOOKUP, REMOTE_KINDS, resolve_local_field
+from mappings_app.values import (
+    Reference,
+    ValueProblem,
+    local_value,
+    record_key,
+    remote_value,
+    to_local,
+    to_remote,
+)
+
+SERIES = re.compile(r"#+")
+
+
+def conversion(mapping, client, direction) -> Run:
+    """What converting a record of `mapping` needs (its field mappings, the CRM attributes'
+    metadata, the client for references), outside any synchronization: a Run with no job."""
+    return Run(mapping=mapping, job=None, client=client, direction=direction)
+
+
+def crm_values(run, row) -> dict:
+    """{attname: value} of the ERP record from one CRM row (`run` from the CRM)."""
+    resolve = FromCrmLookups(run, [row])
+    return FromCrmValues(run).values(row, resolve, PathTargets(run, [row], resolve), create=False)
+
+
+def differing(values: dict, record) -> dict:
+    """The ERP values that differ from the record's."""
+    return {name: value for name, value in values.items() if not same(getattr(record, name), value)}
+
+
+class ToCrmPayload:
+    """The CRM attributes of ERP records, for one run to the CRM."""
+
+    def __init__(self, run):
+        self.run = run
+        self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
+        self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
+        self._template = self._shared = None
+
+    def key(self, fm) -> str:
+        """The payload's name of a field mapping's attribute."""
+        attribute = self.run.attributes[fm.remote_attribute]
+        if REMOTE_KINDS.get(attribute["type"]) == LOOKUP and fm.lookup_mapping:
+            return bind_name(attribute, fm.lookup_mapping.remote_entity) + "@odata.bind"
+        return fm.remote_attribute
+
+    def shared(self) -> set:
+        """The payload names of the fields both directions write (those a conflict is about)."""
+        if self._shared is None:
+            self._shared = {self.key(fm) for fm in self.run.bidirectional}
+        return self._shared
+
+    def payload(self, record, resolve, create: bool) -> dict:
+        """The CRM attributes of the record: template (creates), then the field mappings."""
+        run = self.run
+        values = self.template() if create else {}
+        for fm in run.fields:
+            if not fm.remote_attribute:
+                continue
+            attribute = run.attributes[fm.remote_attribute]
+            source = local_value(record, fm.local_field) if fm.local_field else None
+            try:
+                value = to_remote(fm, source, attribute, resolve=resolve)
+            except ValueProblem as problem:
+                raise ValueProblem(f"{run.local_label(record)}: {problem}") from None
+            if REMOTE_KINDS.get(attribute["type"]) == LOOKUP:
+                target = fm.lookup_mapping
+                if value is None and (create or attribute.get("required")):
+                    self.not_sent(record, fm)
+                    continue  # a required reference (the owner) is never cleared
+                name = bind_name(attribute, target.remote_entity) + "@odata.bind"
+                self.binds[name] = web_name(attribute)
+                values[name] = f"/{target.remote_entity_set}({value})" if value else None
+            elif create and value is None and fm.remote_attribute in values:
+                self.not_sent(record, fm)
+                continue  # an empty field never overwrites the template's default
+            else:
+                values[fm.remote_attribute] = value
+        rules.complete_payload(run, record, values, create)
+        return values
+
+    def not_sent(self, record, fm):
+        """A field both directions compare that this write leaves as the CRM has it."""
+        if fm.direction == Direction.BIDIRECTIONAL:
+            self.partial.add(record.pk)
+
+    def template(self) -> dict:
+        """The mapping's CRM template; a lookup's value (a GUID, or the code of a coupled ERP
+        record such as a currency) becomes an @odata.bind."""
+        if self._template is None:
+            self._template = rules.remote_template(self.run)
+        return dict(self._template)
+
+    def changes(self, payload: dict, row: dict) -> dict:
+        """The attributes whose value differs from the CRM row's."""
+        run = self.run
+        diff = {}
+        for name, value in payload.items():
+            if name in self.binds:
+                current = row.get(self.binds[name])
+                wanted = value.rsplit("(", 1)[-1].rstrip(")") if value else None
+                if not same(current, wanted):
+                    diff[name] = value
+                continue
+            attribute = run.attributes.get(name)
+            current = row.get(web_name(attribute)) if attribute else row.get(name)
+            kind = REMOTE_KINDS.get((attribute or {}).get("type"))
+            equal = remote_date_equal(current, value) if kind == DATE else same(current, value)
+            if not equal:
+                diff[name] = value
+        return diff
+
+
+class FromCrmValues:
+    """The ERP values of CRM rows, for one run from the CRM."""
+
+    def __init__(self, run):
+        self.run = run
+        self.model = run.model
+        self.next_number = {}  # series prefix -> next free number, within this run
+        self._fields = self._shared = None
+
+    def fields(self) -> list:
+        """(field mapping, ERP model field) of the direction, resolved once per run."""
+        if self._fields is None:
+            self._fields = [(fm, resolve_local_field(self.model, fm.local_field)[0])
+                            for fm in self.run.fields if fm.local_field]
+        return self._fields
+
+    def shared(self) -> set:
+        """The ERP attnames of the fields both directions write (those a conflict is about)."""
+        if self._shared is None:
+            self._shared = {_attname(fm) for fm in self.run.bidirectional if fm.local_field}
+        return self._shared
+
+    def values(self, row, resolve, paths, create: bool, record=None) -> dict:
+        """{attname: value} of the ERP record from the row's mapped attributes."""
+        run = self.run
+        result = {}
+        for fm, field in self.fields():
+            source = remote_value(row, fm.remote_attribute) if fm.remote_attribute else None
+            attribute = run.attributes.get(fm.remote_attribute)
+            value = to_local(fm, source, field, resolve=resolve, attribute=attribute)
+            if isinstance(value, Reference):
+                raise ValueProblem(f"{fm.local_field}: {value} could not be resolved.")
+            if "." in fm.local_field:
+                head = fm.local_field.split(".", 1)[0]
+                if record is not None and value is None and \
+                        local_value(record, fm.local_field) is None:
+                    continue  # both empty: keep the ERP's link (a company with no customer)
+                target = paths.find(fm, value)
+                if value is not None and target is None and not fm.clear_value_on_failed_sync:
+                    raise ValueProblem(
+                        f"{fm.local_field}: no {head} refers to {record_key(value)}. "
+                        f"Set {fm.local_field} on the {head} first.")
+                result[f"{head}_id"] = target.pk if target else None
+            elif field.is_relation:
+                result[field.attname] = value.pk if value is not None else None
+            elif create and value in (None, "") and field.name in result:
+                continue
+            elif value in (None, "") and field == run.local_key:
+                continue  # an empty CRM value never clears the No. (the series gave it one)
+            else:
+                result[field.attname] = value
+        return result
+
+    def new_record(self, values: dict):
+        """A new ERP record: the mapping's ERP template, then the row's values (`values`)."""
+        record = self.model()
+        for name, value in (self.run.mapping.local_template or {}).items():
+            field, _ = resolve_local_field(self.model, name)
+            if field is not None and field.is_relation:
+                related = field.related_model._default_manager.filter(
+                    **{"code" if hasattr(field.related_model, "code") else "no": value}).first()
+                setattr(record, field.attname, related.pk if related else None)
+            elif field is not None:
+                setattr(record, field.attname, value)
+        for name, value in values.items():
+            if value in (None, "") and getattr(record, name, None) not in (None, ""):
+                continue  # an empty CRM value never overwrites the template's default
+            setattr(record, name, value)
+        self.number(record)
+        record.modified_at = timezone.now()
+        return record
+
+    def number(self, record):
+        """A number from the template's series (CRM####) when the mapped key is empty."""
+        key = self.run.local_key
+        if key is None or getattr(record, key.attname):
+            return
+        pattern = (self.run.mapping.local_template or {}).get(key.name) or f"CRM{'#' * 6}"
+        match = SERIES.search(pattern)
+        if not match:
+            return
+        prefix = pattern[: match.start()]
+        if prefix not in self.next_number:
+            last = self.model._default_manager.filter(**{f"{key.name}__startswith": prefix}) \
+                .aggregate(last=Max(key.name))["last"]
+            tail = last[len(prefix):] if last else ""
+            self.next_number[prefix] = int(tail) + 1 if tail.isdigit() else 1
+        following = self.next_number[prefix]
+        self.next_number[prefix] += 1
+        setattr(record, key.attname, f"{prefix}{following:0{len(match.group())}d}")
+
+
+class PathTargets:
+    """For `company.customer`: the company contacts that refer to each customer, per page."""
+
+    def __init__(self, run, rows, resolve):
+        self.by_path = {}
+        for fm in run.fields:
+            if "." not in fm.local_field:
+                continue
+            head, rest = fm.local_field.split(".", 1)
+            head_field = run.model._meta.get_field(head)
+            wanted = [resolve(fm.lookup_mapping, remote_value(row, fm.remote_attribute))
+                      for row in rows if fm.lookup_mapping and
+                      remote_value(row, fm.remote_attribute)]
+            pks = {w.pk for w in wanted if w is not None}
+            found = {}
+            query = head_field.related_model._default_manager.filter(
+                **{f"{rest.replace('.', '__')}__in": pks}).order_by("pk")
+            for candidate in query:
+                found.setdefault(getattr(candidate, rest.replace(".", "_") + "_id", None),
+                                 candidate)
+            self.by_path[fm.pk] = found
+
+    def find(self, fm, value):
+        if value is None:
+            return None
+        return self.by_path.get(fm.pk, {}).get(value.pk)
+
+
+def _attname(fm):
+    name = fm.local_field.split(".", 1)[0]
+    field = fm.table_mapping.local_model_class._meta.get_field(name)
+    return field.attname
