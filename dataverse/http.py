@@ -199,14 +199,13 @@ class Transport:
                     self.sleep(self._backoff(attempt))
                     continue
                 raise TransportError(
-                    f"{type(exc).__name__}: {exc}",
-                    method=method,
-                    url=url,
+                    no_answer(exc, method, url, self.timeout), method=method, url=url,
                     retried=attempt > 1,
                 ) from exc
             except requests.RequestException as exc:
                 raise TransportError(
-                    f"{type(exc).__name__}: {exc}", method=method, url=url, retried=attempt > 1
+                    no_answer(exc, method, url, self.timeout), method=method, url=url,
+                    retried=attempt > 1,
                 ) from exc
 
             status = resp.status_code
@@ -279,3 +278,18 @@ def _refuse_html(resp: requests.Response, method: str, url: str) -> None:
         method=method,
         url=url,
     )
+
+
+def no_answer(exc: Exception, method: str, url: str, timeout) -> str:
+    """What a person reads when a request got no answer: what happened, in words (the exception
+    itself, with its host and socket details, stays chained for the server log)."""
+    where = urlsplit(url).netloc or "the service"
+    if isinstance(exc, requests.ConnectTimeout):
+        what = f"{where} could not be reached within {timeout} s"
+    elif isinstance(exc, requests.Timeout):
+        what = f"{where} did not answer within {timeout} s"
+    elif isinstance(exc, requests.ConnectionError):
+        what = f"the connection to {where} was refused or dropped"
+    else:
+        what = f"the request could not be sent to {where}"
+    return f"{method} {urlsplit(url).path or '/'}: no answer ({what})"

@@ -114,7 +114,7 @@ def test_transport_errors_retried_then_transport_error(rsps, make_client, sleeps
         list(dv.iter_rows("accounts"))
     assert info.value.status is None
     assert info.value.retried
-    assert type(exc).__name__ in info.value.message
+    assert "no answer" in info.value.message and type(exc).__name__ not in info.value.message
     assert dv.request_count == 3
     assert len(sleeps) == 2
 
@@ -148,3 +148,24 @@ def test_parse_retry_after_forms():
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0) == 10.0
+
+
+@pytest.mark.parametrize("fault, words", [
+    (requests.ReadTimeout("HTTPConnectionPool(host='crm', port=80): Read timed out."),
+     "did not answer within"),
+    (requests.ConnectionError("HTTPConnectionPool: Max retries exceeded (Caused by "
+                              "NewConnectionError('<urllib3.connection.HTTPConnection object>'))"),
+     "was refused or dropped"),
+    (requests.TooManyRedirects("Exceeded 30 redirects."), "could not be sent"),
+])
+def test_no_answer_is_said_in_words_not_in_the_exception_s(rsps, dv, sleeps, fault, words):
+    # What a job message or a page shows of a transport error: the request and what happened,
+    # never the exception's class, its host tuple or urllib3's object reprs.
+    for _ in range(dv.transport.max_retries + 1):
+        rsps.get(ROOT + "accounts", body=fault)
+    with pytest.raises(TransportError) as caught:
+        list(dv.iter_rows("accounts"))
+    text = str(caught.value)
+    assert words in text and text.startswith("GET /")
+    for leak in ("Timeout", "ConnectionError", "Redirects", "HTTPConnectionPool", "urllib3", "<"):
+        assert leak not in text
