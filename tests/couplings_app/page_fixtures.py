@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from couplings_app.choices import JobStatus, SyncResult
+from couplings_app.choices import JobStatus, JobType, SyncResult
 from couplings_app.models import Coupling, SyncError, SyncJob
 from erp_app.models import Customer
 from mappings_app.models import TableMapping
@@ -88,3 +88,24 @@ def fill_logs(mapping, n):
                  last_error="x" if i % 3 == 0 else "")
         for i in range(n)], batch_size=2000)
     return jobs
+
+
+# The job log after two synchronizations: a full one with long messages, then a modified one.
+MESSAGES = ["5 coupled, 35 without a match, 0 with more than one match.",
+            "28 inserted, 5 modified, 7 failed, 28 coupled.",
+            "49 inserted, 11 failed, 49 coupled.", "Nothing to synchronize.", "7 unchanged."]
+
+
+def two_synchronizations():
+    start = timezone.now() - timedelta(hours=1)
+    jobs = []
+    for run, full in enumerate((True, False)):
+        for i, message in enumerate(MESSAGES):
+            at = start + timedelta(minutes=30 * run, seconds=i)
+            jobs.append(SyncJob(
+                mapping_name="SALESPRC-PRODUCTPRICE", direction="to_crm", full=full,
+                type=JobType.COUPLING if i == 0 else JobType.SYNCHRONIZATION,
+                status=JobStatus.SUCCEEDED, created_at=at, started_at=at,
+                finished_at=at + timedelta(seconds=1), inserted=28, modified=5, failed=7,
+                coupled=28, unchanged=7, skipped=1, message=message))
+    SyncJob.objects.bulk_create(jobs)
