@@ -16,10 +16,11 @@ import pytest
 from crm_emulator import faults, knobs, throttle
 from crm_emulator.apps_registry import register_application
 from crm_emulator.server import BackgroundServer, token_url
-from dataverse import ClientCredentials, DataverseClient
+from dataverse import BatchOperation, ClientCredentials, DataverseClient
 
 TENANT, CLIENT_ID, SECRET = "live", "live-client", "live-secret"
 APP_NAME = "live tests"
+TOO_LONG = "x" * 161  # account.name allows 160
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,20 @@ def live(connect):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def create_accounts(client: DataverseClient, names: list[str], **data) -> list[str]:
+    """Creates accounts in one $batch; returns their ids in order."""
+    ids = [new_id() for _ in names]
+    results = client.batch(
+        [
+            BatchOperation("POST", "accounts", id=i, key="accountid", data={"name": n, **data})
+            for i, n in zip(ids, names, strict=True)
+        ]
+    )
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    return ids
+
 
 
 def bulk_accounts(count: int, owner, *, start: int = 0, **data) -> None:
