@@ -4,6 +4,7 @@ Coupling and run a full synchronization, read a customer's account, pick a job b
 from couplings_app.models import Coupling
 from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.full import synchronize_all
+from couplings_app.sync.runner import synchronize
 
 
 def match_demo(crm, demo):
@@ -28,3 +29,11 @@ def by_name(jobs, name, direction=None):
     return [j for j in jobs if j.mapping_name == name and (direction is None or
                                                            j.direction == direction)]
 
+
+
+def synchronize_basics(crm, demo):
+    """Currencies and salespeople coupled where they match and synchronized in full: what a
+    customer needs before it synchronizes."""
+    for name in ("CURRENCY", "SALESPEOPLE"):
+        match_based_coupling(demo[name], client=crm)
+        synchronize(demo[name], client=crm, full=True, only_coupled=False)

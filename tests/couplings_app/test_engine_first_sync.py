@@ -9,7 +9,6 @@ import pytest
 
 from couplings_app.choices import JobStatus, SyncResult
 from couplings_app.models import Coupling, SyncError
-from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.full import duplicate_warnings, keep_creating_new_records, synchronize_all
 from couplings_app.sync.runner import synchronize
 from dataverse.batch import BatchResult
@@ -18,7 +17,13 @@ from erp_app.models import Contact, Currency, Customer, Item, Salesperson, UnitO
 from mappings_app.choices import Direction
 from mappings_app.defaults import ITEMS_PRICE_LIST_ID
 from mappings_app.models import TableMapping
-from tests.couplings_app.engine import account_of, by_name, couple_and_full_sync, match_demo
+from tests.couplings_app.engine import (
+    account_of,
+    by_name,
+    couple_and_full_sync,
+    match_demo,
+    synchronize_basics,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 
@@ -177,9 +182,7 @@ def test_a_product_the_price_list_step_failed_for_is_retried_by_the_next_run(
 
 
 def test_a_crash_between_crm_create_and_coupling_creates_no_duplicate(crm, demo, monkeypatch):
-    for name in ("CURRENCY", "SALESPEOPLE"):
-        match_based_coupling(demo[name], client=crm)
-        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    synchronize_basics(crm, demo)
     real_batch = type(crm).batch
 
     def batch_then_die(self, operations, **kwargs):
