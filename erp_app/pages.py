@@ -174,35 +174,22 @@ register(
         ("Invoicing", ["unit_price", "unit_cost"]),
     ],
 )
+SALES_PRICE = [
+    "item",
+    "customer_price_group",
+    "currency",
+    "unit_of_measure",
+    "minimum_quantity",
+    "unit_price",
+    "starting_date",
+    "ending_date",
+]
 register(
     m.SalesPrice,
-    list_columns=[
-        "item",
-        "customer_price_group",
-        "currency",
-        "unit_of_measure",
-        "minimum_quantity",
-        "unit_price",
-        "starting_date",
-        "ending_date",
-    ],
+    list_columns=SALES_PRICE,
     search_fields=["item__no", "item__description", "customer_price_group__code"],
     filter_fields=["customer_price_group", "currency", "unit_of_measure"],
-    fieldsets=[
-        (
-            "General",
-            [
-                "item",
-                "customer_price_group",
-                "currency",
-                "unit_of_measure",
-                "minimum_quantity",
-                "unit_price",
-                "starting_date",
-                "ending_date",
-            ],
-        ),
-    ],
+    fieldsets=[("General", list(SALES_PRICE))],
 )
 register(
     m.PostedSalesInvoice,

@@ -1,5 +1,6 @@
 """Fixtures of the live tests: the embedded CRM served over real HTTP (`BackgroundServer`) and the
-project's Dataverse client talking to it, the way the sync talks to a cloud CRM.
+project's Dataverse client talking to it, the way the sync talks to a cloud CRM. Nothing sleeps
+for long: the client's `sleep` is recorded, retries and backoff are small.
 
 Not a conftest: import the fixtures explicitly (`from tests.dataverse.live_conftest import ...`;
 ruff then needs `# ruff: noqa: F811` for the fixture arguments), and mark the module

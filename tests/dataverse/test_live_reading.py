@@ -1,10 +1,7 @@
 # ruff: noqa: F811  (fixtures imported from live_conftest, then used as arguments)
 """The Dataverse client, live: reads and paging, writes, `$batch` and ETags.
 
-Against the embedded CRM over real HTTP (`BackgroundServer`, a threaded WSGI server on a
-loopback port), as the sync meets it against a cloud CRM. Nothing sleeps for long: the client's
-`sleep` is recorded, retries and backoff are small. The fixtures and helpers are in
-live_conftest.py.
+The CRM, the client and their helpers are in live_conftest.py.
 """
 
 from __future__ import annotations

@@ -2,10 +2,7 @@
 """The Dataverse client, live: tokens refused, expired, renewed, and applications the CRM
 does not know.
 
-Against the embedded CRM over real HTTP (`BackgroundServer`, a threaded WSGI server on a
-loopback port), as the sync meets it against a cloud CRM. Nothing sleeps for long: the client's
-`sleep` is recorded, retries and backoff are small. The fixtures and helpers are in
-live_conftest.py.
+The CRM, the client and their helpers are in live_conftest.py.
 """
 
 from __future__ import annotations

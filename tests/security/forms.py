@@ -1,6 +1,10 @@
-"""What every answer of the form fuzz tests must satisfy, and how they post: no server error,
-a refusal names the field it refuses, nothing half-saved. Each hypothesis example runs in a
-savepoint rolled back afterwards (`rolled_back`), so examples never see each other's writes."""
+"""The form fuzz tests (test_form_fuzz_*.py) feed every form and action random and hostile
+values as an administrator (so permission is never what refuses). Here: what every answer must
+satisfy, and how they post: no server error, a refusal names the field it refuses, nothing
+half-saved. The CRM answers nothing (its address is a closed port, see conftest.py): the forms
+fall back on the cached metadata, and the actions that would reach the CRM say so in a message.
+Each hypothesis example runs in a savepoint rolled back afterwards (`rolled_back`), so examples
+never see each other's writes."""
 
 import html
 from contextlib import contextmanager

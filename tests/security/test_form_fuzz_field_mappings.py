@@ -1,10 +1,6 @@
 """Form fuzz: Integration Field Mappings, a formset, its management form tampered with.
 
-Every form and action, fed random and hostile values by an administrator (so permission is
-never what refuses): no server error, a refusal names the field it refuses, nothing half-saved.
-The CRM answers nothing here (its address is a closed port): the forms fall back on the cached
-metadata, and the actions that would reach the CRM say so in a message. The checks are in
-tests/security/forms.py, the world in conftest.py."""
+What every answer must satisfy is in forms.py; the world the forms work on in conftest.py."""
 
 import html
 
