@@ -17,6 +17,25 @@ from erp_app.choices import Blocked, ContactType, InvoiceLineType, VendorBlocked
 ZERO = Decimal("0")
 
 
+def optional(to, verbose_name, on_delete=models.PROTECT, **options):
+    """A reference BC leaves empty until someone fills it in: null, blank, PROTECT unless said."""
+    return models.ForeignKey(
+        to, verbose_name=verbose_name, on_delete=on_delete, null=True, blank=True, **options
+    )
+
+
+def money(verbose_name, **options):
+    """An amount (BC's Decimal, 2 places), zero unless said."""
+    options.setdefault("default", ZERO)
+    return models.DecimalField(verbose_name, max_digits=18, decimal_places=2, **options)
+
+
+def measure(verbose_name, **options):
+    """A quantity, weight or volume (BC's Decimal, 5 places), zero unless said."""
+    options.setdefault("default", ZERO)
+    return models.DecimalField(verbose_name, max_digits=18, decimal_places=5, **options)
+
+
 class ERPQuerySet(models.QuerySet):
     def update(self, **kwargs):
         kwargs.setdefault("modified_at", timezone.now())
@@ -157,23 +176,15 @@ class Contact(ERPRecord, Address):
     type = models.CharField(
         "Type", max_length=10, choices=ContactType.choices, default=ContactType.PERSON
     )
-    company = models.ForeignKey(
-        "self",
-        verbose_name="Company",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="people",
-        limit_choices_to={"type": ContactType.COMPANY},
+    company = optional(
+        "self", "Company", related_name="people", limit_choices_to={"type": ContactType.COMPANY}
     )
     # BC's contact business relation: the customer a company contact stands for. The CONTACT
     # mapping translates a person's company through it to the CRM's parent account.
-    customer = models.ForeignKey(
+    customer = optional(
         "Customer",
-        verbose_name="Customer (business relation)",
+        "Customer (business relation)",
         on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
         related_name="company_contacts",
     )
     name = models.CharField("Name", max_length=100, blank=True)
@@ -184,17 +195,8 @@ class Contact(ERPRecord, Address):
     mobile_phone_no = models.CharField("Mobile Phone No.", max_length=30, blank=True)
     fax_no = models.CharField("Fax No.", max_length=30, blank=True)
     home_page = models.CharField("Home Page", max_length=80, blank=True)
-    currency = models.ForeignKey(
-        Currency, verbose_name="Currency", on_delete=models.PROTECT, null=True, blank=True
-    )
-    salesperson = models.ForeignKey(
-        Salesperson,
-        verbose_name="Salesperson",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="contacts",
-    )
+    currency = optional(Currency, "Currency")
+    salesperson = optional(Salesperson, "Salesperson", related_name="contacts")
 
     class Meta:
         ordering = ["no"]
@@ -227,33 +229,12 @@ class Party(ERPRecord, Address):
     fax_no = models.CharField("Fax No.", max_length=30, blank=True)
     home_page = models.CharField("Home Page", max_length=80, blank=True)
     contact = models.CharField("Contact", max_length=100, blank=True)
-    currency = models.ForeignKey(
-        Currency, verbose_name="Currency", on_delete=models.PROTECT, null=True, blank=True
-    )
-    payment_terms = models.ForeignKey(
-        PaymentTerms, verbose_name="Payment Terms", on_delete=models.PROTECT, null=True, blank=True
-    )
-    shipment_method = models.ForeignKey(
-        ShipmentMethod,
-        verbose_name="Shipment Method",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    shipping_agent = models.ForeignKey(
-        ShippingAgent,
-        verbose_name="Shipping Agent",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    primary_contact = models.ForeignKey(
-        Contact,
-        verbose_name="Primary Contact",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
+    currency = optional(Currency, "Currency")
+    payment_terms = optional(PaymentTerms, "Payment Terms")
+    shipment_method = optional(ShipmentMethod, "Shipment Method")
+    shipping_agent = optional(ShippingAgent, "Shipping Agent")
+    primary_contact = optional(
+        Contact, "Primary Contact", on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
@@ -265,41 +246,18 @@ class Party(ERPRecord, Address):
 
 
 class Customer(Party):
-    salesperson = models.ForeignKey(
-        Salesperson,
-        verbose_name="Salesperson",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="customers",
-    )
-    customer_price_group = models.ForeignKey(
-        CustomerPriceGroup,
-        verbose_name="Customer Price Group",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    credit_limit_lcy = models.DecimalField(
-        "Credit Limit (LCY)", max_digits=18, decimal_places=2, default=ZERO
-    )
+    salesperson = optional(Salesperson, "Salesperson", related_name="customers")
+    customer_price_group = optional(CustomerPriceGroup, "Customer Price Group")
+    credit_limit_lcy = money("Credit Limit (LCY)")
     blocked = models.CharField(
         "Blocked", max_length=10, choices=Blocked.choices, default=Blocked.NONE, blank=True
     )
     # Customer statistics pushed to the CRM's account statistics. BC computes them as
     # FlowFields; here they are stored and refreshed by refresh_statistics().
-    balance_lcy = models.DecimalField(
-        "Balance (LCY)", max_digits=18, decimal_places=2, default=ZERO, editable=False
-    )
-    outstanding_orders_lcy = models.DecimalField(
-        "Outstanding Orders (LCY)", max_digits=18, decimal_places=2, default=ZERO
-    )
-    shipped_not_invoiced_lcy = models.DecimalField(
-        "Shipped Not Invoiced (LCY)", max_digits=18, decimal_places=2, default=ZERO
-    )
-    sales_lcy = models.DecimalField(
-        "Total Sales (LCY)", max_digits=18, decimal_places=2, default=ZERO, editable=False
-    )
+    balance_lcy = money("Balance (LCY)", editable=False)
+    outstanding_orders_lcy = money("Outstanding Orders (LCY)")
+    shipped_not_invoiced_lcy = money("Shipped Not Invoiced (LCY)")
+    sales_lcy = money("Total Sales (LCY)", editable=False)
 
     def refresh_statistics(self, save=True):
         """Balance and total sales from the posted invoices (open amount and all amounts)."""
@@ -314,14 +272,7 @@ class Customer(Party):
 
 
 class Vendor(Party):
-    purchaser = models.ForeignKey(
-        Salesperson,
-        verbose_name="Purchaser",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="vendors",
-    )
+    purchaser = optional(Salesperson, "Purchaser", related_name="vendors")
     blocked = models.CharField(
         "Blocked",
         max_length=10,
@@ -334,23 +285,15 @@ class Vendor(Party):
 class Item(ERPRecord):
     no = models.CharField("No.", max_length=20, unique=True)
     description = models.CharField("Description", max_length=100)
-    base_unit_of_measure = models.ForeignKey(
-        UnitOfMeasure,
-        verbose_name="Base Unit of Measure",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    unit_price = models.DecimalField("Unit Price", max_digits=18, decimal_places=2, default=ZERO)
-    unit_cost = models.DecimalField("Unit Cost", max_digits=18, decimal_places=2, default=ZERO)
+    base_unit_of_measure = optional(UnitOfMeasure, "Base Unit of Measure")
+    unit_price = money("Unit Price")
+    unit_cost = money("Unit Cost")
     vendor_no = models.CharField("Vendor No.", max_length=20, blank=True)
     vendor_item_no = models.CharField("Vendor Item No.", max_length=50, blank=True)
-    gross_weight = models.DecimalField(
-        "Gross Weight", max_digits=18, decimal_places=5, default=ZERO
-    )
-    unit_volume = models.DecimalField("Unit Volume", max_digits=18, decimal_places=5, default=ZERO)
+    gross_weight = measure("Gross Weight")
+    unit_volume = measure("Unit Volume")
     blocked = models.BooleanField("Blocked", default=False)
-    inventory = models.DecimalField("Inventory", max_digits=18, decimal_places=5, default=ZERO)
+    inventory = measure("Inventory")
 
     class Meta:
         ordering = ["no"]
@@ -362,15 +305,9 @@ class Item(ERPRecord):
 class Resource(ERPRecord):
     no = models.CharField("No.", max_length=20, unique=True)
     name = models.CharField("Name", max_length=100)
-    base_unit_of_measure = models.ForeignKey(
-        UnitOfMeasure,
-        verbose_name="Base Unit of Measure",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    unit_price = models.DecimalField("Unit Price", max_digits=18, decimal_places=2, default=ZERO)
-    unit_cost = models.DecimalField("Unit Cost", max_digits=18, decimal_places=2, default=ZERO)
+    base_unit_of_measure = optional(UnitOfMeasure, "Base Unit of Measure")
+    unit_price = money("Unit Price")
+    unit_cost = money("Unit Cost")
     blocked = models.BooleanField("Blocked", default=False)
 
     class Meta:
@@ -384,27 +321,15 @@ class SalesPrice(ERPRecord):
     """A price of an item, for all customers or for one customer price group."""
 
     item = models.ForeignKey(Item, verbose_name="Item", on_delete=models.CASCADE)
-    customer_price_group = models.ForeignKey(
+    customer_price_group = optional(
         CustomerPriceGroup,
-        verbose_name="Customer Price Group",
+        "Customer Price Group",
         on_delete=models.CASCADE,
-        null=True,
-        blank=True,
         help_text="Empty: the price applies to all customers.",
     )
-    currency = models.ForeignKey(
-        Currency, verbose_name="Currency", on_delete=models.PROTECT, null=True, blank=True
-    )
-    unit_of_measure = models.ForeignKey(
-        UnitOfMeasure,
-        verbose_name="Unit of Measure",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    minimum_quantity = models.DecimalField(
-        "Minimum Quantity", max_digits=18, decimal_places=5, default=ZERO
-    )
+    currency = optional(Currency, "Currency")
+    unit_of_measure = optional(UnitOfMeasure, "Unit of Measure")
+    minimum_quantity = measure("Minimum Quantity")
     unit_price = models.DecimalField("Unit Price", max_digits=18, decimal_places=2)
     starting_date = models.DateField("Starting Date", null=True, blank=True)
     ending_date = models.DateField("Ending Date", null=True, blank=True)
@@ -433,20 +358,12 @@ class PostedSalesInvoice(ERPRecord):
     )
     posting_date = models.DateField("Posting Date", default=timezone.localdate)
     due_date = models.DateField("Due Date", null=True, blank=True)
-    currency = models.ForeignKey(
-        Currency, verbose_name="Currency", on_delete=models.PROTECT, null=True, blank=True
-    )
-    salesperson = models.ForeignKey(
-        Salesperson, verbose_name="Salesperson", on_delete=models.PROTECT, null=True, blank=True
-    )
+    currency = optional(Currency, "Currency")
+    salesperson = optional(Salesperson, "Salesperson")
     your_reference = models.CharField("Your Reference", max_length=35, blank=True)
-    amount = models.DecimalField("Amount", max_digits=18, decimal_places=2, default=ZERO)
-    amount_including_vat = models.DecimalField(
-        "Amount Including VAT", max_digits=18, decimal_places=2, default=ZERO
-    )
-    remaining_amount = models.DecimalField(
-        "Remaining Amount", max_digits=18, decimal_places=2, default=ZERO
-    )
+    amount = money("Amount")
+    amount_including_vat = money("Amount Including VAT")
+    remaining_amount = money("Remaining Amount")
 
     class Meta:
         ordering = ["-posting_date", "no"]
@@ -464,23 +381,13 @@ class PostedSalesInvoiceLine(ERPRecord):
     type = models.CharField(
         "Type", max_length=12, choices=InvoiceLineType.choices, default=InvoiceLineType.ITEM
     )
-    item = models.ForeignKey(
-        Item, verbose_name="Item", on_delete=models.PROTECT, null=True, blank=True
-    )
-    resource = models.ForeignKey(
-        Resource, verbose_name="Resource", on_delete=models.PROTECT, null=True, blank=True
-    )
+    item = optional(Item, "Item")
+    resource = optional(Resource, "Resource")
     description = models.CharField("Description", max_length=100, blank=True)
-    unit_of_measure = models.ForeignKey(
-        UnitOfMeasure,
-        verbose_name="Unit of Measure",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-    )
-    quantity = models.DecimalField("Quantity", max_digits=18, decimal_places=5, default=ZERO)
-    unit_price = models.DecimalField("Unit Price", max_digits=18, decimal_places=2, default=ZERO)
-    line_amount = models.DecimalField("Line Amount", max_digits=18, decimal_places=2, default=ZERO)
+    unit_of_measure = optional(UnitOfMeasure, "Unit of Measure")
+    quantity = measure("Quantity")
+    unit_price = money("Unit Price")
+    line_amount = money("Line Amount")
 
     class Meta:
         ordering = ["invoice", "line_no"]

@@ -8,8 +8,15 @@ from syncadmin.pages import PageSite, sites
 site = sites.register(PageSite("erp", "ERP"))
 
 ADDRESS = ["address", "address_2", "post_code", "city", "county", "country_region_code"]
+SYSTEM = ["system_id", "modified_at"]  # ERPRecord's fields, on every table
 
-site.register(
+
+def register(model, *, fieldsets, **options):
+    """An ERP table's page: its FastTabs as given, then System, the last on every page."""
+    return site.register(model, fieldsets=[*fieldsets, ("System", list(SYSTEM))], **options)
+
+
+register(
     m.Customer,
     list_columns=[
         "no",
@@ -42,7 +49,6 @@ site.register(
             "Statistics",
             ["balance_lcy", "outstanding_orders_lcy", "shipped_not_invoiced_lcy", "sales_lcy"],
         ),
-        ("System", ["system_id", "modified_at"]),
     ],
     related=[
         (
@@ -52,7 +58,7 @@ site.register(
         )
     ],
 )
-site.register(
+register(
     m.Vendor,
     list_columns=["no", "name", "city", "phone_no", "purchaser", "currency", "blocked"],
     search_fields=["no", "name", "city", "email", "contact"],
@@ -65,10 +71,9 @@ site.register(
         ),
         ("Invoicing", ["currency", "payment_terms"]),
         ("Shipping", ["shipment_method", "shipping_agent"]),
-        ("System", ["system_id", "modified_at"]),
     ],
 )
-site.register(
+register(
     m.Contact,
     list_columns=["no", "name", "type", "company", "job_title", "email", "phone_no", "salesperson"],
     search_fields=["no", "name", "first_name", "surname", "email", "company__name"],
@@ -94,30 +99,27 @@ site.register(
             "Address & Contact",
             [*ADDRESS, "phone_no", "mobile_phone_no", "fax_no", "email", "home_page"],
         ),
-        ("System", ["system_id", "modified_at"]),
     ],
     related=[("Persons", "people", ["no", "name", "job_title", "email"])],
 )
-site.register(
+register(
     m.Salesperson,
     list_columns=["code", "name", "email", "phone_no", "job_title"],
     search_fields=["code", "name", "email"],
     fieldsets=[
         ("General", ["code", "name", "job_title", "email", "phone_no"]),
-        ("System", ["system_id", "modified_at"]),
     ],
     related=[("Customers", "customers", ["no", "name", "city"])],
 )
-site.register(
+register(
     m.Currency,
     list_columns=["code", "description", "symbol"],
     search_fields=["code", "description"],
     fieldsets=[
         ("General", ["code", "description", "symbol"]),
-        ("System", ["system_id", "modified_at"]),
     ],
 )
-site.register(
+register(
     m.Item,
     list_columns=[
         "no",
@@ -146,7 +148,6 @@ site.register(
         ),
         ("Prices & Sales", ["unit_price", "unit_cost"]),
         ("Replenishment", ["vendor_no", "vendor_item_no"]),
-        ("System", ["system_id", "modified_at"]),
     ],
     related=[
         (
@@ -163,7 +164,7 @@ site.register(
         )
     ],
 )
-site.register(
+register(
     m.Resource,
     list_columns=["no", "name", "base_unit_of_measure", "unit_price", "unit_cost", "blocked"],
     search_fields=["no", "name"],
@@ -171,41 +172,26 @@ site.register(
     fieldsets=[
         ("General", ["no", "name", "base_unit_of_measure", "blocked"]),
         ("Invoicing", ["unit_price", "unit_cost"]),
-        ("System", ["system_id", "modified_at"]),
     ],
 )
-site.register(
+SALES_PRICE = [
+    "item",
+    "customer_price_group",
+    "currency",
+    "unit_of_measure",
+    "minimum_quantity",
+    "unit_price",
+    "starting_date",
+    "ending_date",
+]
+register(
     m.SalesPrice,
-    list_columns=[
-        "item",
-        "customer_price_group",
-        "currency",
-        "unit_of_measure",
-        "minimum_quantity",
-        "unit_price",
-        "starting_date",
-        "ending_date",
-    ],
+    list_columns=SALES_PRICE,
     search_fields=["item__no", "item__description", "customer_price_group__code"],
     filter_fields=["customer_price_group", "currency", "unit_of_measure"],
-    fieldsets=[
-        (
-            "General",
-            [
-                "item",
-                "customer_price_group",
-                "currency",
-                "unit_of_measure",
-                "minimum_quantity",
-                "unit_price",
-                "starting_date",
-                "ending_date",
-            ],
-        ),
-        ("System", ["system_id", "modified_at"]),
-    ],
+    fieldsets=[("General", list(SALES_PRICE))],
 )
-site.register(
+register(
     m.PostedSalesInvoice,
     list_columns=[
         "no",
@@ -225,7 +211,6 @@ site.register(
             ["no", "sell_to_customer", "posting_date", "due_date", "salesperson", "your_reference"],
         ),
         ("Invoice Details", ["currency", "amount", "amount_including_vat", "remaining_amount"]),
-        ("System", ["system_id", "modified_at"]),
     ],
     related=[
         (
@@ -255,14 +240,13 @@ for setup_model in (
     extra = [
         f.name
         for f in setup_model._meta.fields
-        if f.name not in {"id", "code", "description", "system_id", "modified_at"}
+        if f.name not in {"id", "code", "description", *SYSTEM}
     ]
-    site.register(
+    register(
         setup_model,
         list_columns=["code", "description", *extra],
         search_fields=["code", "description"],
         fieldsets=[
             ("General", ["code", "description", *extra]),
-            ("System", ["system_id", "modified_at"]),
         ],
     )

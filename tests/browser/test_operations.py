@@ -39,6 +39,17 @@ def open_menu(page, item):
     page.locator(".dropdown-menu.show").get_by_text(item, exact=True).click()
 
 
+def save_edit(page, address, fill=None, select=None):
+    """Opens an edit page, types into the `fill` fields and picks the `select` options (control
+    -> value), and saves."""
+    page.goto(address)
+    for control, value in (fill or {}).items():
+        page.fill(control, value)
+    for control, value in (select or {}).items():
+        page.select_option(control, value=value)
+    page.click("button:has-text('Save')")
+
+
 def test_operations_walk(page, live_server, people, screenshot):
     url = live_server.url
     # Tasks run inline, so a click that queues a coupling or a synchronization waits for the
@@ -89,9 +100,8 @@ def test_operations_walk(page, live_server, people, screenshot):
     # Edit a customer, Synchronize Now, see the change on the CRM's page
     customer = Customer.objects.filter(salesperson__code="JR").order_by("pk").first()
     assert Coupling.objects.filter(local_model="erp_app.customer", local_id=customer.pk).exists()
-    page.goto(f"{url}/erp/customer/{customer.pk}/edit/")
-    page.fill("#id_name", "Walkthrough Trading Ltd.")
-    page.click("button:has-text('Save')")
+    edit_customer = f"{url}/erp/customer/{customer.pk}/edit/"
+    save_edit(page, edit_customer, fill={"#id_name": "Walkthrough Trading Ltd."})
     expect(page.locator(".alert-success")).to_contain_text("Saved")
     open_menu(page, "Synchronize Now")
     expect(page.locator("h1")).to_contain_text("Synchronize Now")
@@ -105,9 +115,8 @@ def test_operations_walk(page, live_server, people, screenshot):
 
     # Make a record fail, find it on the errors page, fix it, synchronize: the error is gone
     Salesperson.objects.create(code="NEW", name="New Seller")
-    page.goto(f"{url}/erp/customer/{customer.pk}/edit/")
-    page.select_option("#id_salesperson", value=str(Salesperson.objects.get(code="NEW").pk))
-    page.click("button:has-text('Save')")
+    seller = str(Salesperson.objects.get(code="NEW").pk)
+    save_edit(page, edit_customer, select={"#id_salesperson": seller})
     open_menu(page, "Synchronize Now")
     page.click("button:has-text('suggested')")
     expect(page.locator(".alert-warning")).to_contain_text("See its errors")
@@ -115,9 +124,8 @@ def test_operations_walk(page, live_server, people, screenshot):
     row = page.locator("tbody tr", has_text="NEW is not coupled")
     expect(row).to_have_count(1)
     screenshot("ops-errors")
-    page.goto(f"{url}/erp/customer/{customer.pk}/edit/")
-    page.select_option("#id_salesperson", value=str(Salesperson.objects.get(code="JR").pk))
-    page.click("button:has-text('Save')")
+    seller = str(Salesperson.objects.get(code="JR").pk)
+    save_edit(page, edit_customer, select={"#id_salesperson": seller})
     page.goto(f"{url}/integration/errors/")
     row = page.locator("tbody tr", has_text="NEW is not coupled")
     row.locator("input[name=pk]").check()
@@ -129,12 +137,9 @@ def test_operations_walk(page, live_server, people, screenshot):
 
     # Make a conflict: the CRM and the ERP change the same customer, then the mapping runs
     coupling = Coupling.objects.get(local_model="erp_app.customer", local_id=customer.pk)
-    page.goto(f"{url}/crm/browse/accounts/{coupling.remote_id}/")
-    page.fill("#id_name", "Renamed in the CRM")
-    page.click("button:has-text('Save')")
-    page.goto(f"{url}/erp/customer/{customer.pk}/edit/")
-    page.fill("#id_name", "Renamed in the ERP")
-    page.click("button:has-text('Save')")
+    account = f"{url}/crm/browse/accounts/{coupling.remote_id}/"
+    save_edit(page, account, fill={"#id_name": "Renamed in the CRM"})
+    save_edit(page, edit_customer, fill={"#id_name": "Renamed in the ERP"})
     page.goto(f"{url}{coupling.mapping.get_absolute_url()}")
     page.click("button:has-text('Synchronization')")
     page.click("button:has-text('Synchronize Modified Records')")

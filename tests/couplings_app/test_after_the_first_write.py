@@ -9,15 +9,14 @@ from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
 from erp_app.models import Customer
 from mappings_app.choices import Direction
+from tests.couplings_app.engine import synchronize_basics
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 
 
 @pytest.fixture
 def ready(crm, demo):
-    for name in ("CURRENCY", "SALESPEOPLE"):
-        match_based_coupling(demo[name], client=crm)
-        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    synchronize_basics(crm, demo)
     return demo
 
 

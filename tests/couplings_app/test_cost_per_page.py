@@ -20,6 +20,16 @@ def measure(crm, mapping, direction, **ids):
     return len(queries), crm.request_count - requests_before, job
 
 
+def assert_10_and_60_cost_the_same(crm, mapping, direction, new_ids, ids="local_ids"):
+    """Inserts a page of 10 new records and one of 60 (`new_ids(count, prefix)` makes them):
+    both cost as many queries and requests."""
+    small = measure(crm, mapping, direction, **{ids: new_ids(10, "S")})
+    large = measure(crm, mapping, direction, **{ids: new_ids(60, "L")})
+    assert (small[2].inserted, large[2].inserted) == (10, 60)
+    assert large[0] == small[0], "queries grew with the page"
+    assert large[1] == small[1], "requests grew with the page"
+
+
 @pytest.fixture
 def coupled_basics(crm, demo):
     for name in ("CURRENCY", "SALESPEOPLE", "CUSTOMER"):
@@ -38,13 +48,7 @@ def test_to_crm_costs_the_same_for_a_page_of_10_or_60(crm, coupled_basics):
             Customer(no=f"{prefix}{i:05d}", name=f"Bulk {prefix} {i}", city="Atlanta",
                      salesperson=seller) for i in range(n)])]
 
-    small = measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM,
-                    local_ids=customers(10, "S"))
-    large = measure(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM,
-                    local_ids=customers(60, "L"))
-    assert (small[2].inserted, large[2].inserted) == (10, 60)
-    assert large[0] == small[0], "queries grew with the page"
-    assert large[1] == small[1], "requests grew with the page"
+    assert_10_and_60_cost_the_same(crm, coupled_basics["CUSTOMER"], Direction.TO_CRM, customers)
 
 
 def test_from_crm_costs_the_same_for_a_page_of_10_or_60(crm, coupled_basics, as_crm_user):
@@ -54,13 +58,8 @@ def test_from_crm_costs_the_same_for_a_page_of_10_or_60(crm, coupled_basics, as_
             "accountnumber": f"{prefix}{i:05d}"}) for i in range(n)])
         return [r.id for r in results]
 
-    small = measure(crm, coupled_basics["CUSTOMER"], Direction.FROM_CRM,
-                    remote_ids=accounts(10, "S"))
-    large = measure(crm, coupled_basics["CUSTOMER"], Direction.FROM_CRM,
-                    remote_ids=accounts(60, "L"))
-    assert (small[2].inserted, large[2].inserted) == (10, 60)
-    assert large[0] == small[0], "queries grew with the page"
-    assert large[1] == small[1], "requests grew with the page"
+    assert_10_and_60_cost_the_same(crm, coupled_basics["CUSTOMER"], Direction.FROM_CRM, accounts,
+                                   ids="remote_ids")
 
 
 def test_an_update_page_costs_the_same_for_10_or_60(crm, coupled_basics):

@@ -1,5 +1,5 @@
 """The decisions an admin asks about, one test each, on `sync.decision.decide` alone: no
-database, no CRM (the engine's behaviour around them is in test_engine.py and
+database, no CRM (the engine's behaviour around them is in test_engine_*.py and
 test_deleted_counterpart.py)."""
 
 from types import SimpleNamespace

@@ -10,6 +10,7 @@ from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
 from erp_app.models import Customer
 from mappings_app.choices import DeletionConflictResolution, Direction
+from tests.couplings_app.engine import synchronize_basics
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 
@@ -17,9 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"
 @pytest.fixture
 def coupled(crm, demo):
     """A customer coupled to its account, synchronized once."""
-    for name in ("CURRENCY", "SALESPEOPLE"):
-        match_based_coupling(demo[name], client=crm)
-        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    synchronize_basics(crm, demo)
     match_based_coupling(demo["CUSTOMER"], client=crm)
     coupling = Coupling.objects.filter(local_model="erp_app.customer").order_by("pk").first()
     customer = Customer.objects.get(pk=coupling.local_id)

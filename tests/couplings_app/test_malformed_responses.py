@@ -12,12 +12,12 @@ import pytest
 
 from couplings_app.choices import JobStatus
 from couplings_app.models import Coupling, SyncError
-from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
 from crm_emulator.faults import clear_faults, set_faults
 from erp_app.models import Customer
 from mappings_app.choices import DeletionConflictResolution, Direction
 from mappings_app.models import FieldMapping, TableMapping
+from tests.couplings_app.engine import synchronize_basics
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 
@@ -127,9 +127,7 @@ def test_a_garbled_page_from_the_crm_stops_the_job_and_writes_nothing(crm, demo,
 
 
 def couple_customers_to_crm(crm, demo):
-    for name in ("CURRENCY", "SALESPEOPLE"):
-        match_based_coupling(demo[name], client=crm)
-        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    synchronize_basics(crm, demo)
 
 
 def confirmed_ids():

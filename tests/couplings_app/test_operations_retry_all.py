@@ -91,8 +91,8 @@ def test_retry_all_synchronizes_the_failed_records_again_end_to_end(demo, crm, m
     synchronizes them and the errors leave the log."""
     from couplings_app.sync.full import synchronize_all
     from erp_app.models import Customer, Salesperson
+    from tests.couplings_app.engine import account_of, couple_and_full_sync
     from tests.couplings_app.page_fixtures import client_for, user_with_role
-    from tests.couplings_app.test_engine import account_of, couple_and_full_sync
 
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
     operator = client_for(user_with_role("operator"))

@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from couplings_app.models import Coupling, SyncError, SyncJob
 from erp_app.models import Customer, Salesperson
+from tests.couplings_app.engine import account_of, couple_and_full_sync
 from tests.couplings_app.page_fixtures import client_for, user_with_role
-from tests.couplings_app.test_engine import account_of, couple_and_full_sync
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 

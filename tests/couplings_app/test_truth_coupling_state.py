@@ -11,7 +11,7 @@ from django.urls import reverse
 from couplings_app import services
 from couplings_app.models import Coupling
 from mappings_app.models import TableMapping
-from tests.couplings_app.test_engine import couple_and_full_sync
+from tests.couplings_app.engine import couple_and_full_sync
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 

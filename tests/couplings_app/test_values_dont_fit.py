@@ -13,11 +13,11 @@ import pytest
 
 from couplings_app.choices import JobStatus, SyncResult
 from couplings_app.models import Coupling, SyncError
-from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
 from erp_app.models import Customer, ShippingAgent
 from mappings_app.choices import Direction, TransformationType
 from mappings_app.models import EntityMetadata, FieldMapping, TransformationRule
+from tests.couplings_app.engine import synchronize_basics
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
 
@@ -36,9 +36,7 @@ def set_crm_column(logical_name, attribute, **properties):
 
 
 def test_erp_values_that_do_not_fit_the_crm_fail_alone(crm, demo):
-    for name in ("CURRENCY", "SALESPEOPLE"):
-        match_based_coupling(demo[name], client=crm)
-        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    synchronize_basics(crm, demo)
     Customer.objects.filter(salesperson__code="RB").update(salesperson=None)  # not in the CRM
     # Every customer is a new account here (none is coupled by name to one the CRM has).
     FieldMapping.objects.filter(table_mapping=demo["CUSTOMER"]).update(use_for_matching=False)

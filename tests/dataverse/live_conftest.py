@@ -1,5 +1,6 @@
 """Fixtures of the live tests: the embedded CRM served over real HTTP (`BackgroundServer`) and the
-project's Dataverse client talking to it, the way the sync talks to a cloud CRM.
+project's Dataverse client talking to it, the way the sync talks to a cloud CRM. Nothing sleeps
+for long: the client's `sleep` is recorded, retries and backoff are small.
 
 Not a conftest: import the fixtures explicitly (`from tests.dataverse.live_conftest import ...`;
 ruff then needs `# ruff: noqa: F811` for the fixture arguments), and mark the module
@@ -16,10 +17,11 @@ import pytest
 from crm_emulator import faults, knobs, throttle
 from crm_emulator.apps_registry import register_application
 from crm_emulator.server import BackgroundServer, token_url
-from dataverse import ClientCredentials, DataverseClient
+from dataverse import BatchOperation, ClientCredentials, DataverseClient
 
 TENANT, CLIENT_ID, SECRET = "live", "live-client", "live-secret"
 APP_NAME = "live tests"
+TOO_LONG = "x" * 161  # account.name allows 160
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,20 @@ def live(connect):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def create_accounts(client: DataverseClient, names: list[str], **data) -> list[str]:
+    """Creates accounts in one $batch; returns their ids in order."""
+    ids = [new_id() for _ in names]
+    results = client.batch(
+        [
+            BatchOperation("POST", "accounts", id=i, key="accountid", data={"name": n, **data})
+            for i, n in zip(ids, names, strict=True)
+        ]
+    )
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok]
+    return ids
+
 
 
 def bulk_accounts(count: int, owner, *, start: int = 0, **data) -> None:

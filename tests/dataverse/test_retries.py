@@ -50,24 +50,27 @@ def test_503_without_retry_after_is_retried_with_backoff(rsps, dv, sleeps):
     assert sleeps[1] > sleeps[0] > 0  # exponential
 
 
-def test_throttled_for_ever_ends_as_throttled(rsps, make_client, sleeps):
-    dv = make_client(max_retries=3)
-    rsps.get(ROOT + "accounts", status=429, headers={"Retry-After": "1"}, json=THROTTLED)
+def read_while_throttled(rsps, dv, retry_after: str) -> Throttled:
+    """Reads accounts from a service that answers every request 429 with this Retry-After."""
+    rsps.get(ROOT + "accounts", status=429, headers={"Retry-After": retry_after}, json=THROTTLED)
     with pytest.raises(Throttled) as info:
         list(dv.iter_rows("accounts"))
-    assert info.value.status == 429
-    assert info.value.code == "0x80072322"
-    assert info.value.retry_after == 1.0
+    return info.value
+
+
+def test_throttled_for_ever_ends_as_throttled(rsps, make_client, sleeps):
+    dv = make_client(max_retries=3)
+    error = read_while_throttled(rsps, dv, "1")
+    assert error.status == 429
+    assert error.code == "0x80072322"
+    assert error.retry_after == 1.0
     assert sleeps == [1.0, 1.0, 1.0]
     assert dv.request_count == 4
 
 
 def test_retry_after_longer_than_allowed_is_not_waited(rsps, make_client, sleeps):
-    dv = make_client(max_retry_after=60)
-    rsps.get(ROOT + "accounts", status=429, headers={"Retry-After": "600"}, json=THROTTLED)
-    with pytest.raises(Throttled) as info:
-        list(dv.iter_rows("accounts"))
-    assert info.value.retry_after == 600.0
+    error = read_while_throttled(rsps, make_client(max_retry_after=60), "600")
+    assert error.retry_after == 600.0
     assert sleeps == []
 
 

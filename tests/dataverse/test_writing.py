@@ -152,14 +152,19 @@ def test_update_without_etag_uses_if_match_star(rsps, dv):
     assert rsps.calls[0].request.headers["If-Match"] == "*"
 
 
-def test_update_of_missing_record_is_not_found(rsps, dv):
-    rsps.patch(
+@pytest.mark.parametrize("method, call", [
+    ("PATCH", lambda dv: dv.update("accounts", GUID, {"name": "new"})),
+    ("DELETE", lambda dv: dv.delete("accounts", GUID)),
+], ids=["update", "delete"])
+def test_update_or_delete_of_missing_record_is_not_found(rsps, dv, method, call):
+    rsps.add(
+        method,
         ROOT + f"accounts({GUID})",
         status=404,
         json={"error": {"code": "0x80040217", "message": "Does Not Exist"}},
     )
     with pytest.raises(NotFound):
-        dv.update("accounts", GUID, {"name": "new"})
+        call(dv)
 
 
 def test_upsert_sends_no_if_match(rsps, dv):
@@ -182,16 +187,6 @@ def test_delete_with_and_without_etag(rsps, dv):
     dv.delete("accounts", GUID, etag='W/"7"')
     assert "If-Match" not in rsps.calls[0].request.headers
     assert rsps.calls[1].request.headers["If-Match"] == 'W/"7"'
-
-
-def test_delete_of_missing_record_is_not_found(rsps, dv):
-    rsps.delete(
-        ROOT + f"accounts({GUID})",
-        status=404,
-        json={"error": {"code": "0x80040217", "message": "no"}},
-    )
-    with pytest.raises(NotFound):
-        dv.delete("accounts", GUID)
 
 
 def test_delete_resent_after_timeout_and_then_not_found_is_success(rsps, dv):

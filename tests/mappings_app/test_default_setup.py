@@ -25,12 +25,6 @@ SEEDS_ORDER = [
 ]
 
 
-@pytest.fixture
-def setup(crm_app):
-    call_command("setup_defaults")
-    return {m.name: m for m in TableMapping.objects.all()}
-
-
 def fields(mapping):
     return {(f.local_field, f.remote_attribute): f for f in mapping.field_mappings.all()}
 
@@ -111,31 +105,25 @@ def test_currencies_couple_by_iso_code(setup):
     assert iso.use_for_matching and iso.match_priority == 1
 
 
+def mappings_as_they_are():
+    """Each table mapping by name: its id and its field mappings' ids, fields and directions."""
+    return {
+        m.name: (
+            m.pk,
+            sorted(
+                FieldMapping.objects.filter(table_mapping=m).values_list(
+                    "pk", "local_field", "remote_attribute", "direction", "lookup_mapping_id"
+                )
+            ),
+        )
+        for m in TableMapping.objects.all()
+    }
+
+
 def test_second_run_changes_nothing(setup):
-    before = {
-        m.name: (
-            m.pk,
-            sorted(
-                FieldMapping.objects.filter(table_mapping=m).values_list(
-                    "pk", "local_field", "remote_attribute", "direction", "lookup_mapping_id"
-                )
-            ),
-        )
-        for m in TableMapping.objects.all()
-    }
+    before = mappings_as_they_are()
     call_command("setup_defaults")
-    after = {
-        m.name: (
-            m.pk,
-            sorted(
-                FieldMapping.objects.filter(table_mapping=m).values_list(
-                    "pk", "local_field", "remote_attribute", "direction", "lookup_mapping_id"
-                )
-            ),
-        )
-        for m in TableMapping.objects.all()
-    }
-    assert after == before
+    assert mappings_as_they_are() == before
 
 
 def test_resetting_one_mapping_restores_it(setup, capsys):

@@ -1,7 +1,6 @@
 """Integration Field Mappings: the whole list in one form, checked row by row; and the preview."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -16,17 +15,8 @@ FLAGS = ("is_enabled", "validate_field", "clear_value_on_failed_sync", "not_null
 
 
 @pytest.fixture
-def setup(crm_app):
-    call_command("setup_defaults")
-    return {m.name: m for m in TableMapping.objects.all()}
-
-
-@pytest.fixture
-def viewer(client, plain_user):
-    plain_user.user_permissions.add(*Permission.objects.filter(
-        codename__in=["view_tablemapping", "view_fieldmapping"]))
-    client.force_login(plain_user)
-    return client
+def viewer(login_with):
+    return login_with("view_tablemapping", "view_fieldmapping")
 
 
 def row(fm=None, **values):

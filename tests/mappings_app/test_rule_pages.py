@@ -1,7 +1,6 @@
 """Transformation Rules: list, card with a test on a sample value, add, edit, delete."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from mappings_app.choices import TransformationType
@@ -23,11 +22,8 @@ def round_rule(db):
 
 
 @pytest.fixture
-def viewer(client, plain_user):
-    plain_user.user_permissions.add(
-        Permission.objects.get(codename="view_transformationrule"))
-    client.force_login(plain_user)
-    return client
+def viewer(login_with):
+    return login_with("view_transformationrule")
 
 
 def test_list_and_card_render(admin_client, rule):

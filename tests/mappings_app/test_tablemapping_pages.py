@@ -1,8 +1,6 @@
 """Integration Table Mappings: list, card, edit with validation next to the field, actions."""
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.core.management import call_command
 from django.urls import reverse
 
 from mappings_app.choices import Direction
@@ -14,17 +12,8 @@ LIST = reverse("mappings:tablemapping_list")
 
 
 @pytest.fixture
-def setup(crm_app):
-    call_command("setup_defaults")
-    return {m.name: m for m in TableMapping.objects.all()}
-
-
-@pytest.fixture
-def viewer(client, plain_user):
-    plain_user.user_permissions.add(*Permission.objects.filter(
-        codename__in=["view_tablemapping", "view_fieldmapping", "view_connection"]))
-    client.force_login(plain_user)
-    return client
+def viewer(login_with):
+    return login_with("view_tablemapping", "view_fieldmapping", "view_connection")
 
 
 def form_data(mapping, **changes):

@@ -120,50 +120,29 @@ def test_a_lookup_table_rule_allows_any_types(customer):
 
 
 def test_a_reference_needs_the_mapping_that_translates_it(customer):
-    found = errors_of(
-        new_field(
-            customer,
-            local_field="salesperson",
-            remote_attribute="ownerid",
-            direction=Direction.TO_CRM,
-        )
-    )
-    assert "choose the table mapping whose couplings translate it" in found["lookup_mapping"][0]
+    def lookup_error(**lookup):
+        """The error on the lookup mapping of a salesperson sent to the CRM's owner."""
+        field = new_field(customer, local_field="salesperson", remote_attribute="ownerid",
+                          direction=Direction.TO_CRM, **lookup)
+        return errors_of(field)["lookup_mapping"][0]
+
+    assert "choose the table mapping whose couplings translate it" in lookup_error()
     wrong = TableMapping.objects.get(name="CURRENCY")
-    found = errors_of(
-        new_field(
-            customer,
-            local_field="salesperson",
-            remote_attribute="ownerid",
-            direction=Direction.TO_CRM,
-            lookup_mapping=wrong,
-        )
-    )
-    assert (
-        "ownerid refers to systemuser, but CURRENCY couples transactioncurrency"
-        in found["lookup_mapping"][0]
-    )
+    assert ("ownerid refers to systemuser, but CURRENCY couples transactioncurrency"
+            in lookup_error(lookup_mapping=wrong))
 
 
 def test_constant_must_suit_the_attribute(customer):
-    found = errors_of(
-        new_field(
-            customer,
-            remote_attribute="customertypecode",
-            direction=Direction.TO_CRM,
-            constant_value="99",
-        )
-    )
-    assert "'99' is not an option of customertypecode" in found["constant_value"][0]
-    found = errors_of(
-        new_field(
-            customer,
-            remote_attribute="creditlimit",
-            direction=Direction.TO_CRM,
-            constant_value="much",
-        )
-    )
-    assert found["constant_value"] == ["creditlimit takes a number; 'much' is not one."]
+    def constant_errors(attribute, value):
+        """The errors on a constant sent to the CRM's `attribute`."""
+        field = new_field(customer, remote_attribute=attribute, direction=Direction.TO_CRM,
+                          constant_value=value)
+        return errors_of(field)["constant_value"]
+
+    assert "'99' is not an option of customertypecode" in constant_errors("customertypecode",
+                                                                            "99")[0]
+    assert constant_errors("creditlimit", "much") == [
+        "creditlimit takes a number; 'much' is not one."]
 
 
 def test_field_direction_must_fit_the_table_mapping(customer):

@@ -6,7 +6,8 @@ from contextlib import contextmanager
 from crm_emulator import faults
 from crm_emulator.server import BackgroundServer
 from mappings_app.models import Connection
-from tests.couplings_app.conftest import crm, demo  # noqa: F401
+from tests.couplings_app.conftest import as_crm_user, crm, demo  # noqa: F401
+from tests.reliability.unasked_writes import settled  # noqa: F401  (test_no_unasked_writes)
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from erp_app.models import Customer
 from mappings_app.choices import Direction
 from mappings_app.connection import crm_client
 from mappings_app.models import TableMapping
+from tests.couplings_app.engine import synchronize_basics
 from tests.couplings_app.test_cluster import database_url
 from tests.reliability.clock import time_passes
 from tests.reliability.compare import differences, duplicates
@@ -54,9 +55,7 @@ def crm(demo):
     if ":memory:" in str(database_url()):
         pytest.skip("the test database is in memory; a worker process cannot share it")
     with background_crm(), crm_client() as client:
-        for name in ("CURRENCY", "SALESPEOPLE"):
-            match_based_coupling(demo[name], client=client)
-            synchronize(demo[name], client=client, full=True, only_coupled=False)
+        synchronize_basics(client, demo)
         match_based_coupling(demo["CUSTOMER"], client=client)
         make_every_customer_synchronizable(client)
         yield client

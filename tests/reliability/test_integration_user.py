@@ -20,6 +20,7 @@ from erp_app.models import Customer
 from mappings_app.choices import Direction
 from mappings_app.connection import crm_client
 from mappings_app.models import Connection, TableMapping
+from tests.couplings_app.engine import synchronize_basics
 from tests.reliability.test_crash import make_every_customer_synchronizable
 
 pytestmark = [pytest.mark.slow,
@@ -49,9 +50,7 @@ def in_sync(crm, demo):
     user (never tested, as on a machine set up with `manage.py` only)."""
     mapping = demo["CUSTOMER"]
     make_every_customer_synchronizable(crm)
-    for name in ("CURRENCY", "SALESPEOPLE"):
-        match_based_coupling(demo[name], client=crm)
-        synchronize(demo[name], client=crm, full=True, only_coupled=False)
+    synchronize_basics(crm, demo)
     match_based_coupling(mapping, client=crm)
     synchronize(mapping, client=crm, full=True, only_coupled=False)
     Connection.objects.update(integration_user_id=None)
