@@ -286,7 +286,7 @@ class FromCrm:
                                   direction=Direction.TO_CRM,
                                   integration_user=run.integration_user))
         resolve = ToCrmLookups(sender.run, [record for record, _ in created])
-        operations, sent = [], []
+        operations, sent = [], set()  # sent: the pks of the records whose values could be sent
         for record, row in created:
             try:
                 changes = sender.changes(sender.payload(record, resolve, create=False), row)
@@ -296,11 +296,11 @@ class FromCrm:
                 operations.append(BatchOperation("PATCH", run.entity_set, id=str(row[run.key]),
                                                  data=changes,
                                                  etag=row.get("@odata.etag") or "*"))
-            sent.append(record)
+            sent.add(record.pk)
         results = run.client.batch(operations, continue_on_error=True) if operations else []
         refused = {str(op.id).lower() for op, result in zip(operations, results, strict=True)
                    if not result.ok}
-        done = {r.pk: r.modified_at for r, row in created if r in sent
+        done = {r.pk: r.modified_at for r, row in created if r.pk in sent
                 and str(row[run.key]).lower() not in refused}
         couplings = list(Coupling.objects.filter(local_model=self.mapping.local_model,
                                                  remote_entity=run.entity,
