@@ -1,6 +1,7 @@
 """Change tracking (`Prefer: odata.track-changes`, `@odata.deltaLink`, `$deletedEntity`), as
 Dataverse documents it: what a delta link returns, what it refuses, and when its token expires."""
 
+import uuid
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
@@ -206,3 +207,26 @@ def test_deletions_older_than_the_expiry_are_forgotten(api, app_user):
     Tombstone.objects.update(deletedon=timezone.now() - timedelta(days=8))
     api.delete(f"accounts({second})")
     assert [str(r) for r in Tombstone.objects.values_list("rowid", flat=True)] == [second]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "crm"])
+def test_the_dataverse_client_follows_changes_end_to_end(crm):
+    client, _ = crm
+    ids = [client.create("accounts", {"name": f"Tracked {i}"}, id=str(uuid.uuid4()),
+                         key="accountid") for i in range(5)]
+    first = client.iter_changes("accounts", select=["name"], page_size=2)
+    pages = list(first)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sorted(r["accountid"] for p in pages for r in p) == sorted(ids)
+    assert "$deltatoken=" in first.delta_link
+
+    client.update("accounts", ids[0], {"name": "Renamed"})
+    client.delete("accounts", ids[1])
+    created = client.create("accounts", {"name": "New"}, id=str(uuid.uuid4()), key="accountid")
+    later = client.iter_changes("accounts", delta_link=first.delta_link, page_size=2)
+    rows = [r for p in later for r in p]
+    assert [(r["accountid"], r["name"]) for r in rows[:2]] == [(ids[0], "Renamed"),
+                                                               (created, "New")]
+    assert rows[2]["id"] == ids[1] and rows[2]["reason"] == "deleted"
+    assert rows[2]["@odata.context"].endswith("$metadata#accounts/$deletedEntity")
+    assert list(client.iter_changes("accounts", delta_link=later.delta_link)) == []
