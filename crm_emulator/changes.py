@@ -117,9 +117,11 @@ def start_state(params: dict) -> dict:
     token = params.get("$skiptoken")
     if token:
         state = decode_token(token).get("ct")
-        if isinstance(state, dict) and {"f", "w", "t", "d", "p", "a"} <= state.keys():
-            return state
-        raise errors.bad_query("The $skiptoken is not valid.")
+        try:
+            return {**state, **{k: int(state[k]) for k in ("f", "w", "a")},
+                    "t": str(state["t"]), "d": bool(state["d"]), "p": str(state["p"])}
+        except (KeyError, TypeError, ValueError):
+            raise errors.bad_query("The $skiptoken is not valid.") from None
     now = timezone.now().astimezone(UTC).strftime(TOKEN_TIME)
     if "$deltatoken" in params:
         since, _ = parse_token(params["$deltatoken"])
@@ -139,9 +141,9 @@ def fetch(entity: Entity, params: dict, page_size: int) -> ChangePage:
     """One page of a change-tracking read: rows (phase "r"), then deletions (phase "d")."""
     check_request(entity, params)
     state = start_state(params)
-    watermark, page = int(state["w"]), ChangePage(is_delta=bool(state["d"]))
+    watermark, page = state["w"], ChangePage(is_delta=state["d"])
     if state["p"] == "r":
-        qs = (Row.objects.filter(entity=entity.logical_name, versionnumber__gt=int(state["a"]),
+        qs = (Row.objects.filter(entity=entity.logical_name, versionnumber__gt=state["a"],
                                  versionnumber__lte=watermark).order_by("versionnumber"))
         rows = read_rows(qs[:page_size + 1])
         page.rows = rows[:page_size]
@@ -151,11 +153,11 @@ def fetch(entity: Entity, params: dict, page_size: int) -> ChangePage:
         state = {**state, "p": "d", "a": state["f"]}
     room = page_size - len(page.rows)
     if state["d"]:
-        tombs = list(deleted_since(entity, int(state["a"]), watermark)
+        tombs = list(deleted_since(entity, state["a"], watermark)
                      .values_list("rowid", "versionnumber")[:room + 1])
         page.deleted = [str(rowid) for rowid, _ in tombs[:room]]
         if len(tombs) > room:
-            last = tombs[room - 1][1] if room else int(state["a"])
+            last = tombs[room - 1][1] if room else state["a"]
             page.next_state = {**state, "a": last}
             return page
     page.delta_token = f"{watermark}!{state['t']}"

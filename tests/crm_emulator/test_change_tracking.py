@@ -230,3 +230,17 @@ def test_the_dataverse_client_follows_changes_end_to_end(crm):
     assert rows[2]["id"] == ids[1] and rows[2]["reason"] == "deleted"
     assert rows[2]["@odata.context"].endswith("$metadata#accounts/$deletedEntity")
     assert list(client.iter_changes("accounts", delta_link=later.delta_link)) == []
+
+
+def test_a_row_deleted_then_created_again_with_its_id_comes_back_as_a_row(api, app_user):
+    (rowid,) = make_accounts(1, app_user)
+    _, delta_link = read_all(api, "accounts", {"$select": "name"})
+    api.delete(f"accounts({rowid})")
+    api.create("accounts", {"accountid": rowid, "name": "Back"})
+    rows, _ = changed(api, delta_link)
+    assert [(r["accountid"], r["name"]) for r in rows] == [(rowid, "Back")]
+
+
+def test_a_forged_skiptoken_is_refused(api):
+    response = api.get("accounts?$skiptoken=eyJjdCI6IHt9fQ")  # {"ct": {}}
+    assert response.status_code == 400
