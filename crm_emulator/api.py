@@ -3,7 +3,8 @@
 `handle(ApiRequest) -> ApiResponse` routes one request below the service root: the service
 document, `$metadata`, `WhoAmI`, `EntityDefinitions...`, and every entity set
 (`accounts`, `accounts(<id>)`, `accounts/$count`) with GET / POST / PATCH / DELETE.
-Writes go through store.UnitOfWork; queries through odata.query.
+Writes go through store.UnitOfWork; queries through odata.query, change-tracking reads
+(`Prefer: odata.track-changes`, `$deltatoken`) through changes.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
-from crm_emulator import errors, metadata
+from crm_emulator import changes, errors, metadata
 from crm_emulator.models import Row
 from crm_emulator.odata.query import (
     COUNT_LIMIT,
@@ -114,7 +115,8 @@ def route(request: ApiRequest) -> ApiResponse:
             {"name": e.set_name, "kind": "EntitySet", "url": e.set_name} for e in ENTITIES]})
     if path == "$metadata":
         require(method, "GET", path)
-        return ApiResponse(200, metadata.csdl(), {"Content-Type": "application/xml"})
+        annotated = request.params.get("annotations") == "true"
+        return ApiResponse(200, metadata.csdl(annotated), {"Content-Type": "application/xml"})
     if path in ("WhoAmI", "WhoAmI()"):
         require(method, "GET", path)
         return ApiResponse(200, {
@@ -210,15 +212,14 @@ def context_url(request: ApiRequest, entity: Entity, select, single=False) -> st
 
 
 def query(request: ApiRequest, entity: Entity) -> ApiResponse:
-    spec = parse_query(entity, request.params)
     prefer = request.prefer
+    if changes.asked(prefer, request.params):
+        return tracked_query(request, entity)
+    spec = parse_query(entity, request.params)
     headers = {}
-    page_size = MAX_PAGE_SIZE
-    if "odata.maxpagesize" in prefer:
-        try:
-            page_size = max(1, min(int(prefer["odata.maxpagesize"]), MAX_PAGE_SIZE))
-        except ValueError:
-            raise errors.bad_request("The odata.maxpagesize preference is not a number.") from None
+    size = page_size_of(prefer)
+    page_size = size or MAX_PAGE_SIZE
+    if size:
         headers["Preference-Applied"] = f"odata.maxpagesize={page_size}"
     if annotation_predicate(prefer):
         applied = f'odata.include-annotations="{prefer["odata.include-annotations"]}"'
@@ -234,12 +235,52 @@ def query(request: ApiRequest, entity: Entity) -> ApiResponse:
     if next_token is not None:
         params = {k: v for k, v in request.params.items() if k != "$skiptoken"}
         params["$skiptoken"] = encode_token(next_token)
-        query_string = urlencode(params, quote_via=quote, safe="$,'()/:")
-        body["@odata.nextLink"] = f"{request.root}{entity.set_name}?{query_string}"
+        body["@odata.nextLink"] = link(request, entity, params)
     return ApiResponse(200, body, headers)
 
 
+def page_size_of(prefer: dict) -> int | None:
+    if "odata.maxpagesize" not in prefer:
+        return None
+    try:
+        return max(1, min(int(prefer["odata.maxpagesize"]), MAX_PAGE_SIZE))
+    except ValueError:
+        raise errors.bad_request("The odata.maxpagesize preference is not a number.") from None
+
+
+def link(request: ApiRequest, entity: Entity, params: dict) -> str:
+    query_string = urlencode(params, quote_via=quote, safe="$,'()/:")
+    return f"{request.root}{entity.set_name}?{query_string}"
+
+
+def tracked_query(request: ApiRequest, entity: Entity) -> ApiResponse:
+    """A change-tracking read (changes.py): rows, `$deletedEntity` entries, next or delta link."""
+    select = parse_select(entity, request.params.get("$select"))
+    size = page_size_of(request.prefer)
+    page = changes.fetch(entity, request.params, size or MAX_PAGE_SIZE)
+    applied = [changes.PREFERENCE] + ([f"odata.maxpagesize={size}"] if size else [])
+    context = context_url(request, entity, select) + ("/$delta" if page.is_delta else "")
+    deleted_context = f"{request.root}$metadata#{entity.set_name}/$deletedEntity"
+    body = {"@odata.context": context,
+            "value": render_rows(request, entity, page.rows, select) + [
+                {"@odata.context": deleted_context, "id": rowid, "reason": "deleted"}
+                for rowid in page.deleted]}
+    kept = {k: v for k, v in request.params.items() if k == "$select"}
+    if page.next_state is not None:
+        params = {k: v for k, v in request.params.items() if k != "$skiptoken"}
+        params["$skiptoken"] = encode_token({"ct": page.next_state})
+        body["@odata.nextLink"] = link(request, entity, params)
+    else:
+        token = quote(page.delta_token, safe="")
+        body["@odata.deltaLink"] = link(request, entity, kept) + (
+            "&" if kept else "") + f"$deltatoken={token}"
+    return ApiResponse(200, body, {"Preference-Applied": ",".join(applied)})
+
+
 def count(request: ApiRequest, entity: Entity) -> ApiResponse:
+    if "$deltatoken" in request.params:
+        total = changes.count(entity, request.params)
+        return ApiResponse(200, str(total), {"Content-Type": "text/plain"})
     spec = parse_query(entity, {k: v for k, v in request.params.items() if k == "$filter"})
     rows = Row.objects.filter(entity=entity.logical_name)
     if spec.filter is not None:

@@ -30,6 +30,9 @@ CSDL_TYPES = {"String": "Edm.String", "Memo": "Edm.String", "Integer": "Edm.Int3
               "Picklist": "Edm.Int32", "State": "Edm.Int32", "Status": "Edm.Int32",
               "Uniqueidentifier": "Edm.Guid", "Lookup": "Edm.Guid", "Customer": "Edm.Guid",
               "Owner": "Edm.Guid"}
+CHANGE_TRACKING_ANNOTATION = (
+    '<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record>'
+    '<PropertyValue Property="Supported" Bool="true" /></Record></Annotation>')
 
 
 def metadata_id(*parts: str) -> str:
@@ -53,6 +56,7 @@ def entity_definition(entity: Entity) -> dict:
         "PrimaryNameAttribute": entity.primary_name,
         "OwnershipType": entity.ownership,
         "IsCustomEntity": False,
+        "ChangeTrackingEnabled": entity.change_tracking,
         "DisplayName": label(entity.display_name),
     }
 
@@ -131,13 +135,17 @@ def find_entity(key: str) -> Entity:
 
 
 def simple_filter(items: list[dict], text: str | None) -> list[dict]:
-    """`Name eq 'value'` clauses joined by `or` (what clients ask of metadata)."""
+    """`Name eq 'value'` or `Name eq true|false` clauses joined by `or` (what clients ask of
+    metadata)."""
     if not text:
         return items
-    clauses = re.findall(r"(\w+)\s+eq\s+'([^']*)'", text)
+    clauses = [(name, quoted if flag == "" else flag == "true")
+               for name, quoted, flag in re.findall(
+                   r"(\w+)\s+eq\s+(?:'([^']*)'|(true|false)\b)", text)]
     if not clauses:
         raise errors.bad_query(f"The metadata $filter '{text}' is not supported.")
-    return [i for i in items if any(str(i.get(k)) == v for k, v in clauses)]
+    return [i for i in items if any(
+        i.get(k) is v if isinstance(v, bool) else str(i.get(k)) == v for k, v in clauses)]
 
 
 def handle(path: str, params: dict, root: str) -> dict:
@@ -190,8 +198,9 @@ def handle(path: str, params: dict, root: str) -> dict:
     return {"@odata.context": f"{context}({entity.logical_name})/Attributes", "value": items}
 
 
-def csdl() -> str:
-    """A minimal CSDL document: entity types, keys, properties and entity sets."""
+def csdl(annotations: bool = False) -> str:
+    """A minimal CSDL document: entity types, keys, properties and entity sets; with
+    `annotations`, the sets of tables with change tracking carry Dataverse's annotation."""
     lines = ['<?xml version="1.0" encoding="utf-8"?>',
              '<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">',
              "<edmx:DataServices>",
@@ -209,7 +218,11 @@ def csdl() -> str:
         lines.append("</EntityType>")
     lines.append('<EntityContainer Name="System">')
     for entity in ENTITIES:
-        lines.append(f'<EntitySet Name="{entity.set_name}" '
-                     f'EntityType="mscrm.{entity.logical_name}" />')
+        element = (f'<EntitySet Name="{entity.set_name}" '
+                   f'EntityType="mscrm.{entity.logical_name}"')
+        if annotations and entity.change_tracking:
+            lines += [element + ">", CHANGE_TRACKING_ANNOTATION, "</EntitySet>"]
+        else:
+            lines.append(element + " />")
     lines += ["</EntityContainer>", "</Schema>", "</edmx:DataServices>", "</edmx:Edmx>"]
     return "\n".join(lines)

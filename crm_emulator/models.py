@@ -2,7 +2,8 @@
 
 Every record of every table is one `Row`: its table (`entity`), its id, its attributes as JSON
 (keyed by logical name; unset attributes are absent, never null) and the system attributes in
-columns, indexed for what the sync asks most: by id, and "modified since".
+columns, indexed for what the sync asks most: by id, and "modified since". A deleted row of a
+table with change tracking leaves a `Tombstone`, so a delta link can report it.
 """
 
 import uuid
@@ -36,6 +37,25 @@ class Row(models.Model):
     @property
     def etag(self) -> str:
         return f'W/"{self.versionnumber}"'
+
+
+class Tombstone(models.Model):
+    """A deleted row as change tracking reports it (`$deletedEntity`): its table, its id and the
+    row version its deletion took. Kept `ExpireChangeTrackingInDays` (changes.py), then pruned."""
+
+    entity = models.CharField(max_length=64)
+    rowid = models.UUIDField()
+    versionnumber = models.BigIntegerField()
+    deletedon = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity", "versionnumber"], name="crm_tomb_entity_version"),
+            models.Index(fields=["deletedon"], name="crm_tomb_deletedon"),
+        ]
+
+    def __str__(self):
+        return f"{self.entity}({self.rowid}) deleted at version {self.versionnumber}"
 
 
 class Application(models.Model):

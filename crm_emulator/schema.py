@@ -79,6 +79,7 @@ class Entity:
     list_columns: tuple[str, ...] = ()
     search_columns: tuple[str, ...] = field(default=())
     ownership: str = "OrganizationOwned"
+    change_tracking: bool = True  # EntityMetadata.ChangeTrackingEnabled
 
     @cached_property
     def attrs(self) -> dict[str, Attribute]:
@@ -383,6 +384,7 @@ ENTITIES: tuple[Entity, ...] = (
         list_columns=("_invoiceid_value", "lineitemnumber", "productdescription", "quantity",
                       "priceperunit", "extendedamount"),
         search_columns=("productdescription",),
+        change_tracking=False,
     ),
 )
 

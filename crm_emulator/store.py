@@ -18,8 +18,8 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm_emulator import errors, unique
-from crm_emulator.models import Counter, Row
+from crm_emulator import changes, errors, unique
+from crm_emulator.models import Counter, Row, Tombstone
 from crm_emulator.routers import CRM_DB
 from crm_emulator.schema import BY_NAME, NONE, SYSTEM_ATTRIBUTES, Entity
 from crm_emulator.values import TYPES_KEY, Bind, parse_payload
@@ -96,7 +96,7 @@ class UnitOfWork:
         self.rows: dict = {}  # (logical name, id) -> Row, or None once deleted
         self.new: dict = {}  # rows to insert
         self.touched: dict = {}  # rows to insert or update, in the order of their last change
-        self.deleted: list[int] = []
+        self.deleted: list[Row] = []
         self.content_ids: dict[str, tuple[str, uuid.UUID]] = {}
         self.unique = unique.Index()
 
@@ -174,7 +174,7 @@ class UnitOfWork:
             self.rows[key] = None
             self.touched.pop(key, None)
             if self.new.pop(key, None) is None:
-                self.deleted.append(row.pk)
+                self.deleted.append(row)
             op.row = row
             return
         if row is None:
@@ -245,8 +245,10 @@ class UnitOfWork:
 
     # --- the write ---
     def write(self):
-        if self.touched:
-            version = next_versions(len(self.touched))
+        # a deletion in a tracked table takes a row version too: delta links report it after it
+        tracked = [row for row in self.deleted if changes.tracked(row.entity)]
+        if self.touched or tracked:
+            version = next_versions(len(self.touched) + len(tracked))
             for row in self.touched.values():
                 row.versionnumber = version
                 row.modifiedon = self.now
@@ -255,8 +257,13 @@ class UnitOfWork:
         changed = [row for key, row in self.touched.items() if key not in self.new]
         if changed:
             update_rows(changed)
-        for start in range(0, len(self.deleted), CHUNK):
-            Row.objects.filter(pk__in=self.deleted[start:start + CHUNK]).delete()
+        pks = [row.pk for row in self.deleted]
+        for start in range(0, len(pks), CHUNK):
+            Row.objects.filter(pk__in=pks[start:start + CHUNK]).delete()
+        if tracked:
+            Tombstone.objects.bulk_create(changes.tombstones_for(tracked, version, self.now),
+                                          batch_size=CHUNK)
+            changes.prune(self.now)
 
 
 UPDATED_FIELDS = ("data", "modifiedon", "modifiedby", "versionnumber")

@@ -26,7 +26,7 @@ MAX_PAGE_SIZE = 5000
 COUNT_LIMIT = 5000
 KEYSET_FIELDS = {"rowid", "createdon", "modifiedon", "versionnumber"}
 KNOWN_OPTIONS = {"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$expand",
-                 "$apply", "$skip", "$search", "$format"}
+                 "$apply", "$skip", "$search", "$format", "$deltatoken"}
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Fixtures of the embedded CRM's tests: a registered application, its token, and `api`, a small
-Web API client over Django's test client."""
+Web API client over Django's test client; `crm`, the project's own Dataverse client against the
+embedded CRM served over real HTTP (tests using it need `transaction=True`)."""
 
 import json
 import uuid
@@ -8,6 +9,7 @@ import pytest
 
 from crm_emulator import knobs
 from crm_emulator.apps_registry import register_application
+from crm_emulator.server import ensure_running, free_port, token_url
 
 ROOT = "/crm/api/data/v9.2/"
 TENANT, CLIENT_ID, SECRET = "demo", "test-client", "test-secret"
@@ -81,3 +83,19 @@ def account(api):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+@pytest.fixture
+def crm(settings):
+    dataverse = pytest.importorskip("dataverse.client")
+    settings.CRM_URL = ""
+    settings.SITE_URL = f"http://127.0.0.1:{free_port()}"
+    from dataverse.auth import ClientCredentials
+    from dataverse.batch import BatchOperation
+
+    register_application("demo", "client-test", "client-secret", "client tests")
+    with ensure_running() as root:
+        auth = ClientCredentials(token_url(root, "demo"), "client-test", "client-secret",
+                                 root + ".default")
+        yield dataverse.DataverseClient(root, auth, page_size=50, sleep=lambda s: None), \
+            BatchOperation

@@ -6,26 +6,9 @@ import uuid
 import pytest
 
 from crm_emulator import faults
-from crm_emulator.apps_registry import register_application
-from crm_emulator.server import ensure_running, free_port, token_url
 
-dataverse = pytest.importorskip("dataverse.client")
+pytest.importorskip("dataverse.client")
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "crm"])
-
-
-@pytest.fixture
-def crm(settings):
-    settings.CRM_URL = ""
-    settings.SITE_URL = f"http://127.0.0.1:{free_port()}"
-    from dataverse.auth import ClientCredentials
-    from dataverse.batch import BatchOperation
-
-    register_application("demo", "client-test", "client-secret", "client tests")
-    with ensure_running() as root:
-        auth = ClientCredentials(token_url(root, "demo"), "client-test", "client-secret",
-                                 root + ".default")
-        yield dataverse.DataverseClient(root, auth, page_size=50, sleep=lambda s: None), \
-            BatchOperation
 
 
 def test_create_read_update_delete(crm):
