@@ -4,12 +4,14 @@ criteria."""
 
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist
+
 from couplings_app.models import Coupling, SyncJob
 from couplings_app.services.states import coupling_of, label
 from couplings_app.sync.coupling import couple
 from couplings_app.sync.runner import synchronize_records
 from mappings_app.choices import Direction
-from mappings_app.models import TableMapping
+from mappings_app.state import set_flag
 
 
 def couple_record(mapping, record, remote_id, *, client, after="", user=None):
@@ -41,6 +43,21 @@ class Criterion:
     use: bool
     priority: int
     case_sensitive: bool
+    caption: str = ""  # the ERP field's caption ("Phone No.", "Company › Customer")
+
+
+def field_caption(model, name: str) -> str:
+    """The ERP field's caption as BC shows it ("Phone No.", "Company › Customer" for a field
+    reached through a relation), else its name."""
+    captions = []
+    for part in name.split("."):
+        try:
+            field = model._meta.get_field(part)
+        except (AttributeError, FieldDoesNotExist):
+            return name
+        captions.append(str(getattr(field, "verbose_name", part)))
+        model = getattr(field, "related_model", None)
+    return " › ".join(captions)
 
 
 def match_criteria(mapping) -> list[Criterion]:
@@ -48,8 +65,10 @@ def match_criteria(mapping) -> list[Criterion]:
     side, whether it is matched on, its match priority and its case sensitivity."""
     fields = mapping.field_mappings.filter(is_enabled=True).exclude(remote_attribute="") \
         .exclude(local_field="").order_by("position", "pk")
+    model = mapping.local_model_class
     return [Criterion(field=fm, use=fm.use_for_matching, priority=fm.match_priority,
-                      case_sensitive=fm.case_sensitive_matching) for fm in fields]
+                      case_sensitive=fm.case_sensitive_matching,
+                      caption=field_caption(model, fm.local_field)) for fm in fields]
 
 
 def apply_match_criteria(mapping, data) -> tuple[int, list[str]]:
@@ -68,8 +87,8 @@ def apply_match_criteria(mapping, data) -> tuple[int, list[str]]:
         except ValueError:
             priority = -1
         if not 0 <= priority <= 999:
-            problems.append(f"Match Priority of {fm.local_field} must be a whole number from 0 "
-                            f"to 999, not “{raw[:20]}”.")
+            problems.append(f"Match Priority of {criterion.caption} must be a whole number from "
+                            f"0 to 999, not “{raw[:20]}”.")
             continue
         new = {"use_for_matching": data.get(f"use_{fm.pk}") == "on",
                "match_priority": priority,
@@ -85,9 +104,7 @@ def apply_match_criteria(mapping, data) -> tuple[int, list[str]]:
     for pk, new in changes:
         FieldMapping.objects.filter(pk=pk).update(**new)
     changed = len(changes)
-    if create_new != mapping.create_new_if_no_match:
-        TableMapping.objects.filter(pk=mapping.pk).update(create_new_if_no_match=create_new)
-        mapping.create_new_if_no_match = create_new
+    if set_flag(mapping, "create_new_if_no_match", create_new):
         changed += 1
     return changed, []
 

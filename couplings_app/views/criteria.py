@@ -3,7 +3,6 @@ menu, a mapping's page, the selected rows of an ERP list or of the table mapping
 what is said once it is queued."""
 
 from django.contrib import messages
-from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -52,25 +51,9 @@ def match_queued(request, mappings, *, local_ids=None, what=None):
             f" ({', '.join(queued)})" if what else "", reverse("couplings:syncjob_list")))
 
 
-def _field_caption(model, name: str) -> str:
-    """The ERP field's caption as BC shows it ("Phone No.", "Company › Customer" for a field
-    reached through a relation), else its name."""
-    captions = []
-    for part in name.split("."):
-        try:
-            field = model._meta.get_field(part)
-        except (AttributeError, FieldDoesNotExist):
-            return name
-        captions.append(str(getattr(field, "verbose_name", part)))
-        model = getattr(field, "related_model", None)
-    return " › ".join(captions)
-
-
 def _criteria_section(mapping, create_name="create_new") -> dict:
     model = mapping.local_model_class
     criteria = services.match_criteria(mapping)
-    for criterion in criteria:
-        criterion.caption = _field_caption(model, criterion.field.local_field)
     return {"mapping": mapping, "criteria": criteria, "create_name": create_name,
             "can_create": Direction.TO_CRM in mapping.runs,
             "records_name": getattr(getattr(model, "_meta", None), "verbose_name", "record")}

@@ -100,7 +100,7 @@ def test_a_wrong_priority_is_refused_and_nothing_runs(demo):
                           criteria_post(mapping, **{f"priority_{by_name['name'].pk}": "abc"}))
     assert response["Location"] == reverse("couplings:record_match_criteria",
                                            args=[mapping.pk, customer.pk])
-    assert "Match Priority of name must be a whole number" in said(response)[0]
+    assert "Match Priority of Name must be a whole number" in said(response)[0]
     assert SyncJob.objects.count() == before
     none = criteria_post(mapping, **{f"use_{fm.pk}": None for fm in by_name.values()})
     response = admin.post(reverse("couplings:mapping_action", args=[mapping.pk, "match"]), none)
