@@ -8,7 +8,6 @@ reads from a coupling in that scenario.
 """
 
 import itertools
-import time
 from dataclasses import dataclass
 
 from couplings_app.sync.decision import Action, Facts, Policy, decide
@@ -119,14 +118,11 @@ def expected(s: Scenario) -> Action:
 
 def test_the_whole_policy_matrix():
     cases = [(s, s.policy(), facts(s)) for s in scenarios()]
-    started = time.perf_counter()
     decided = [decide(policy, f).action for _, policy, f in cases]
-    elapsed = time.perf_counter() - started
     wrong = [(s, got) for (s, _, _), got in zip(cases, decided, strict=True) if got != expected(s)]
     assert not wrong, "\n".join(f"{s}: decided {got}, expected {expected(s)}"
                                  for s, got in wrong[:10])
     assert len(cases) > 5000
-    assert elapsed < 1  # some 40 ms even on a busy machine: no database, no CRM
 
 
 def test_every_decision_of_the_matrix_is_reached():

@@ -3,7 +3,6 @@ names, price list names, price list items, user names and alternate keys; over s
 upserts, CreateMultiple and $batch (change sets all or nothing, continue-on-error one by one)."""
 
 import json
-import time
 
 import pytest
 from django.db import connections
@@ -285,13 +284,17 @@ def test_checking_costs_the_same_queries_for_10_or_1000_creates(api):
 
 
 @pytest.mark.slow
-def test_five_thousand_product_creates_in_batches_stay_quick(api):
-    took = []
+def test_five_thousand_product_creates_in_batches_cost_the_same_per_batch(api):
+    # The uniqueness checks look up what a batch needs, not every row the table holds: the
+    # fifth batch of 1,000 creates costs the CRM's database no more statements than the first.
+    # (Counted, not timed: a busy machine makes a timing say nothing.)
+    statements = []
     for batch in range(5):
         parts = [request_part("POST", "products", product_body(f"P{batch}-{n}"), str(n + 1))
                  for n in range(1000)]
-        started = time.perf_counter()
-        responses(api.batch(batch_body([change_set(parts)]), "batch_1"))
-        took.append(time.perf_counter() - started)
+        with CaptureQueriesContext(connections["crm"]) as queries:
+            responses(api.batch(batch_body([change_set(parts)]), "batch_1"))
+        statements.append(len(queries))
     assert Row.objects.filter(entity="product").count() == 5000
-    assert max(took) < 5 and took[-1] < took[0] * 3, took
+    assert statements[-1] <= statements[0], statements
+    assert statements[0] < 100, statements  # per batch, not per record
