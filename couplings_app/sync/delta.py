@@ -67,6 +67,7 @@ def changed_pages(run, opened, skip: set, clauses: list[str]):
     `clauses`; the rows in `skip` (read already as retries) are left out. Deletions go to
     `crm_deleted`. Sets `run.delta_link` to the link after these changes."""
     first, rest, changes = opened
+    run.read_by_link = True
     select = run.remote_select()
     where = " and ".join(clauses) or None
     for page in _chain(first, rest):
@@ -147,11 +148,15 @@ def crm_deleted(run, remote_ids) -> None:
 
 def keep(run, hold) -> None:
     """At the end of a run from the CRM, next to the watermark: the link to read from next time.
-    A run that held the watermark back (a CRM row it could not create, with no coupling to
-    retry it by) drops the link, so the next run reads by the held watermark again."""
+
+    A run that held the watermark back (a CRM row it could not create: no coupling retries it)
+    keeps the link it read by, so the next run reads that row again with the changes since.
+    A run that established its link has no older one to keep: the row is read again when it
+    changes in the CRM, by Synchronize Now, or by a run that falls back to the (held)
+    watermark."""
     link = getattr(run, "delta_link", None)
     if link is None:
         return  # read neither by a link nor establishing one: the link stays as it is
-    if hold is not None:
-        link = ""
+    if hold is not None and getattr(run, "read_by_link", False):
+        return
     TableMapping.objects.filter(pk=run.mapping.pk).update(remote_delta_link=link)
