@@ -5,6 +5,8 @@
 whose last synchronization failed (not skipped), then those modified since the watermark, each
 matching the mapping's filter — hands each page to ToCrm / FromCrm, and at the end moves the
 watermark to the run's start (never backwards; never past a CRM record not yet created here).
+From the CRM, a mapping with a delta link reads by Dataverse change tracking instead
+(`sync/delta.py`); the link is saved with the watermark.
 """
 
 import logging
