@@ -18,6 +18,10 @@ A run from the CRM reads its candidates (`runner.remote_pages`) one of two ways:
 The link to keep is saved only at the end of the direction, next to the watermark (`keep`): a
 run that dies before reads the same changes again next time, and the engine's decisions are
 idempotent. The watermark keeps moving too, so a fall back to it reads from where the link was.
+A fall back does not compare every row: the watermark read takes the changes, and a CRM deletion
+made while an expired link was unread is found as before change tracking (when its ERP record is
+next sent to the CRM, or by a full run). Reading every id of a large table to find a few
+deletions would make a run's cost and memory follow the table's size, not the change.
 """
 
 import logging
