@@ -111,8 +111,10 @@ class Reading:
         key: str,
         ids: Iterable[Any],
         select: Sequence[str] | str | None = None,
+        filter: str | None = None,
     ) -> dict[str, dict]:
-        """Records by id in a few requests: {id as given: record}; absent ids are left out."""
+        """Records by id in a few requests: {id as given: record}; absent ids are left out, and
+        so are those `filter` (an OData clause, and-ed to the ids') does not keep."""
         wanted: dict[str, str] = {}
         for i in ids:
             if i is not None:
@@ -130,6 +132,8 @@ class Reading:
             size = self.ids_per_request or (200 if use_in else 100)
             batch, rest = pending[:size], pending[size:]
             clause = in_filter(key, batch) if use_in else or_filter(key, batch)
+            if filter:
+                clause = f"({clause}) and ({filter})"
             try:
                 for row in self.iter_rows(entity_set, select=select, filter=clause, key=key):
                     value = row.get(key)

@@ -244,6 +244,12 @@ class TableMapping(TableMappingState, models.Model):
         blank=True,
         help_text="CRM records modified after this are candidates for the next run.",
     )
+    # Dataverse change tracking: the link that returns the CRM rows changed (and deleted) since
+    # the last run from the CRM. Empty: none yet (the next run establishes one).
+    remote_delta_link = models.TextField(
+        "CRM Delta Link", blank=True, default="", editable=False,
+        help_text="Where the next run from the CRM reads what changed since this one.",
+    )
     update_conflict_resolution = models.CharField(
         "Update-Conflict Resolution",
         max_length=20,

@@ -63,7 +63,8 @@ class TableMappingQuerySet(models.QuerySet):
 
     def reset_watermarks(self) -> int:
         """The next runs of these mappings consider every record; returns how many."""
-        return self.update(local_synced_until=None, remote_synced_until=None)
+        return self.update(local_synced_until=None, remote_synced_until=None,
+                           remote_delta_link="")
 
     reset_watermarks.alters_data = True
 
@@ -109,6 +110,8 @@ class TableMappingState:
     def reset_watermarks(self) -> None:
         """The next run considers every record, not only those modified since the last."""
         self.local_synced_until = self.remote_synced_until = None
-        self.save(update_fields=["local_synced_until", "remote_synced_until"])
+        self.remote_delta_link = ""
+        self.save(update_fields=["local_synced_until", "remote_synced_until",
+                                 "remote_delta_link"])
 
     reset_watermarks.alters_data = True

@@ -5,6 +5,8 @@
 whose last synchronization failed (not skipped), then those modified since the watermark, each
 matching the mapping's filter — hands each page to ToCrm / FromCrm, and at the end moves the
 watermark to the run's start (never backwards; never past a CRM record not yet created here).
+From the CRM, a mapping with a delta link reads by Dataverse change tracking instead
+(`sync/delta.py`); the link is saved with the watermark.
 """
 
 import logging
@@ -18,7 +20,7 @@ from django.utils import timezone
 from couplings_app import locks
 from couplings_app.choices import JobStatus, JobTrigger, SyncResult
 from couplings_app.models import Coupling, MappingLock, SyncJob
-from couplings_app.sync import pipeline, rules
+from couplings_app.sync import delta, pipeline, rules
 from couplings_app.sync.context import PAGE_SIZE, FirstHalf, Run, in_chunks
 from couplings_app.sync.from_crm import FromCrm
 from couplings_app.sync.to_crm import ToCrm
@@ -164,7 +166,8 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
     watermark stays where it is). Both directions of one synchronization share `first_half`."""
     started = timezone.now()
     # The watermarks as they are now: the caller's copy of the mapping may predate a run.
-    mapping.refresh_from_db(fields=["local_synced_until", "remote_synced_until"])
+    mapping.refresh_from_db(fields=["local_synced_until", "remote_synced_until",
+                                    "remote_delta_link"])
     if not job.start(direction, now=started):
         return job  # a person cancelled it, or its run was given up as dead: it stays ended
     status, message = JobStatus.SUCCEEDED, ""
@@ -191,8 +194,10 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
                 rules.after_page(run, page)
                 run.flush(len(page))
         if move:
-            move_watermark(mapping, direction, started,
-                           getattr(engine, "oldest_failed_create", None))
+            hold = getattr(engine, "oldest_failed_create", None)
+            move_watermark(mapping, direction, started, hold)
+            if direction == Direction.FROM_CRM:
+                delta.keep(run, hold)
     except Cancelled:
         status, message = JobStatus.CANCELLED, "Cancelled by a user; the pages done are kept."
     except (DataverseError, OSError) as exc:
@@ -355,19 +360,31 @@ def remote_pages(run):
     if mapping.remote_filter.strip():
         clauses.append(f"({mapping.remote_filter})")
     since = None if run.full else mapping.remote_synced_until
+    retry = {i.lower() for i in retry_ids}
+    if since is not None and mapping.remote_delta_link:
+        # Change tracking: only the rows changed since the last run, and the deletions.
+        opened = delta.open_link(run)
+        if opened is not None:
+            yield from delta.changed_pages(run, opened, retry, clauses + _not_own(run))
+            return
+    # No link yet, a refused one, or a full run: a new link first, then the watermark's read.
+    run.delta_link = delta.establish(run)
     if since is not None:
         clauses.append(f"{run.modified_attr} gt {format_datetime(since - REMOTE_OVERLAP)}")
-        if run.integration_user:
-            clauses.append(f"_modifiedby_value ne {run.integration_user}")
+        clauses += _not_own(run)
     elif _first_half_wrote(run):
         # A full run reads every row but those its ERP → CRM half just wrote: they hold what
         # the ERP sends, and nothing else is read here (the ones it left different are above).
         clauses.append(f"(_modifiedby_value ne {run.integration_user} or {run.modified_attr} lt "
                        f"{format_datetime(run.first_half.started - REMOTE_OVERLAP)})")
-    retry = {i.lower() for i in retry_ids}
     for page in pipeline.read_ahead(client.iter_pages(
             run.entity_set, select=select, filter=" and ".join(clauses) or None,
             page_size=run.page_size, key=run.key)):
         page = [row for row in page if str(row.get(run.key, "")).lower() not in retry]
         if page:
             yield page
+
+
+def _not_own(run) -> list[str]:
+    """Not the rows the sync itself wrote last: reading them would only find echoes."""
+    return [f"_modifiedby_value ne {run.integration_user}"] if run.integration_user else []
