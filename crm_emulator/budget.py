@@ -65,6 +65,8 @@ SCALED_TIMES = ("window_seconds", "max_execution_seconds", "latency_seconds",
 USAGE_KEYS = ("requests", "execution_seconds", "busy_seconds", "throttled",
               "max_concurrent_seen")
 
+clock = time.monotonic  # module attributes, so tests can run the window on a clock of their own
+sleep = time.sleep
 _lock = threading.Lock()
 _local = threading.local()
 _state = {"profile": None, "generation": 0}
@@ -212,7 +214,7 @@ def admit(user_id) -> Ticket | None:
     if profile is None or user_id is None:
         return None
     width = profile["window_seconds"]
-    now = time.monotonic()
+    now = clock()
     with _lock:
         if _state["profile"] is not profile:
             return None
@@ -285,7 +287,7 @@ def finish(ticket: Ticket) -> dict:
     profile = ticket.profile
     seconds = server_seconds(ticket)
     if seconds:
-        time.sleep(seconds)
+        sleep(seconds)
     with _lock:
         current_profile = _state["generation"] == ticket.generation
         window = _windows.get(ticket.user_id) if current_profile else None
@@ -300,7 +302,7 @@ def finish(ticket: Ticket) -> dict:
             remaining_requests = max(0, profile["max_requests"] - len(window.events))
             remaining_seconds = max(0.0, profile["max_execution_seconds"] - window.seconds)
     if profile["latency_seconds"]:
-        time.sleep(profile["latency_seconds"])
+        sleep(profile["latency_seconds"])
     if window is None:
         return {}
     return {"x-ms-ratelimit-burst-remaining-xrm-requests": str(remaining_requests),
