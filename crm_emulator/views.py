@@ -99,6 +99,7 @@ def serve(request, resource: str, user_id) -> HttpResponse:
     try:
         ticket = budget.admit(user_id)
     except errors.ApiError as error:
+        budget.refused_latency()
         return http_response(api.error_response(error))
     if ticket is None:
         return serve_admitted(request, resource, user_id)
