@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from dataverse import BatchOperation
+from crm_emulator import faults
+from dataverse import BatchOperation, bulk
 from tests.dataverse.live_conftest import (  # noqa: F401  (fixtures)
     TOO_LONG,
     app_user,
@@ -72,3 +73,27 @@ def test_write_and_batch_leave_the_crm_alike(connect):
     assert by_write == by_batch
     assert by_write[0] == [(True, None)] * 5 + [(False, "PreconditionFailed"), (True, None)]
     assert by_write[1] == ["star", "version", "c", None, "new 0", "new 1", "new 2"]
+
+
+def test_a_create_multiple_whose_answer_was_lost_creates_each_record_once(connect):
+    """The CreateMultiple is written but its answer lost; its resend is refused (the ids exist),
+    the records go again by $batch, and "already exists" there settles as the first attempt's
+    success: every record once, no error."""
+
+    def sleep(seconds):
+        faults.clear_faults()  # the resend gets through
+
+    client = connect(sleep=sleep, max_parallel=2)
+    client.write([])
+    assert bulk.table_of(client, "accounts") is not None  # the table is known beforehand
+    ids = [new_id() for _ in range(4)]
+    faults.set_faults(drop_rate=1.0)
+    before = client.request_count
+    results = client.write([BatchOperation("POST", "accounts", id=i, key="accountid",
+                                           data={"name": f"once {n}"})
+                            for n, i in enumerate(ids)])
+    assert [(r.ok, r.id) for r in results] == [(True, i) for i in ids]
+    # CreateMultiple twice (its answer lost, then refused), the $batch, reading the ids back
+    assert client.request_count - before == 4
+    rows = list(client.iter_rows("accounts", select=["name"]))
+    assert sorted(r["name"] for r in rows) == [f"once {n}" for n in range(4)]
