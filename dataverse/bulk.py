@@ -9,8 +9,9 @@ concurrency", .../data-platform/optimistic-concurrency), and what follows from i
   `@odata.type` property for each item in the `Targets` parameter" — the table's logical name,
   which an operation does not carry, so it is read once per entity set from EntityDefinitions
   (`table_of`). CreateMultiple answers 200 with `Ids`; UpdateMultiple and UpsertMultiple 204.
-  UpdateMultiple targets hold the primary id attribute; UpsertMultiple names each record with
-  `@odata.id` (a relative URL such as `accounts(<id>)`).
+  UpdateMultiple targets hold the primary id attribute; UpsertMultiple's documented example
+  names each record with `@odata.id` (a relative URL such as `accounts(<id>)`), sent here with
+  the primary id attribute as well (the same id, as a PATCH of one record may carry it).
 - On standard tables "any error that occurs in a bulk operation ... causes the entire operation
   to roll back"; the documented fallback is `$batch`, which allows partial success. So a failed
   bulk request is sent again as a `$batch` with continue-on-error: one bad record fails alone,
@@ -98,8 +99,9 @@ def target(op: BatchOperation, table: Table, message: str) -> dict[str, Any]:
         record[op.key] = str(op.id)  # type: ignore[index]
     elif message == UPDATE:
         record[table.primary_id] = str(op.id)
-    else:
+    else:  # the record named as the documented example does, and by its id attribute
         record["@odata.id"] = key_segment(op.entity_set, op.id)
+        record[table.primary_id] = str(op.id)
     return record
 
 

@@ -253,3 +253,22 @@ def test_write_of_nothing_sends_nothing(bulk):
     crm = FakeCrm()
     assert client_of(crm, bulk=bulk).write([]) == []
     assert crm.sent == []
+
+
+def test_bulk_targets_carry_the_table_type_and_the_record_id():
+    from dataverse.bulk import CREATE, UPDATE, UPSERT, Table, message_for, target
+
+    table = Table("account", "accountid")
+    create = creates(1)[0]
+    update = BatchOperation("PATCH", "accounts", id=guid(1), data={"name": "n"})
+    upsert = BatchOperation("UPSERT", "accounts", id=guid(2), data={"name": "u"})
+    versioned = BatchOperation("PATCH", "accounts", id=guid(3), data={}, etag='W/"5"')
+    headed = BatchOperation("PATCH", "accounts", id=guid(4), data={}, headers={"X": "1"})
+    plain_create = BatchOperation("POST", "accounts", data={"name": "no id"})
+    assert [message_for(op) for op in (create, update, upsert, versioned, headed,
+                                       plain_create)] == [CREATE, UPDATE, UPSERT, None, None,
+                                                          None]
+    assert target(create, table, CREATE) == {"@odata.type": "Microsoft.Dynamics.CRM.account",
+                                             "name": "account 0", "accountid": guid(0)}
+    assert target(update, table, UPDATE)["accountid"] == guid(1)
+    assert target(upsert, table, UPSERT)["@odata.id"] == f"accounts({guid(2)})"
