@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .batch import BatchOperation, BatchResult
-from .errors import DataverseError, NotFound, NotSupported
+from .errors import DataverseError, NotSupported, Throttled, TransportError
 from .values import dumps, key_segment, quote_string
 
 if TYPE_CHECKING:
@@ -81,8 +81,10 @@ def table_of(client: DataverseClient, entity_set: str) -> Table | None:
         rows = list(client.iter_rows(
             "EntityDefinitions", select=["LogicalName", "EntitySetName", "PrimaryIdAttribute"],
             filter=f"EntitySetName eq {quote_string(entity_set)}"))
-    except (NotFound, NotSupported):
-        rows = []
+    except (Throttled, TransportError):
+        raise  # as any request of the write would
+    except DataverseError:
+        rows = []  # a service that cannot say (no such metadata, no $filter on it): no bulk
     for row in rows:
         if row.get("EntitySetName") == entity_set and row.get("LogicalName") \
                 and row.get("PrimaryIdAttribute"):

@@ -28,6 +28,7 @@ from .auth import ClientCredentials, StaticToken
 from .batch import MAX_BATCH_OPERATIONS
 from .errors import MalformedResponse, NotFound, NotSupported, ValidationError, shorten
 from .http import Transport
+from .parallel import Width, width_of
 from .reading import MAX_PAGE_SIZE, ChangePages, Reading
 from .writing import Writing
 
@@ -75,6 +76,7 @@ class DataverseClient(Reading, Writing):
         # whether Dataverse's bulk messages are used (dataverse.bulk).
         self.max_parallel = max(1, max_parallel)
         self.bulk = bulk
+        self.width = Width(lambda: width_of(self.max_parallel, self.transport.dop_hint))
         self.tables: dict[str, bulk_module.Table | None] = {}  # entity set -> its table
         self.no_bulk: set[tuple[str, str]] = set()  # (entity set, message) refused
         self.page_size = page_size

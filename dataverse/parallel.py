@@ -105,18 +105,17 @@ def width_of(max_parallel: int, dop_hint: int | None) -> int:
     return min(width, MAX_CONCURRENT)
 
 
-def run_all(tasks: Sequence[Callable[[], Any]], max_parallel: int,
-            dop_hint: Callable[[], int | None]) -> list[Any]:
-    """Each task's result, in order. With one task or a width of one they run here, one after
-    the other (the sequential client); else on a pool of threads, at most `width_of(...)` at
-    once. Every task runs to its end before an error is raised (the first, in task order), so
-    nothing is still writing when the caller hears of it."""
+def run_all(tasks: Sequence[Callable[[], Any]], max_parallel: int, width: Width) -> list[Any]:
+    """Each task's result, in order. With one task, or max_parallel 1, they run here one after
+    the other (the sequential client); else on a pool of up to max_parallel threads, each task
+    holding a place of `width` (shared by every call on one client, so two writes at once
+    together stay within the bound). Every task runs to its end before an error is raised (the
+    first, in task order), so nothing is still writing when the caller hears of it."""
     if len(tasks) <= 1 or max_parallel <= 1:
         return [task() for task in tasks]
-    gate = Width(lambda: width_of(max_parallel, dop_hint()))
 
     def run(task: Callable[[], Any]) -> Any:
-        with gate:
+        with width:
             return task()
 
     threads = min(len(tasks), width_of(max_parallel, None))

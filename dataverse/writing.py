@@ -157,14 +157,11 @@ class Writing:
                 parts.append(list(chunk))
                 tasks.append(partial(self._write_part, message, ops))
         results: list[BatchResult | None] = [None] * len(operations)
-        for chunk, part in zip(parts, run_all(tasks, self.max_parallel, self._dop_hint),
+        for chunk, part in zip(parts, run_all(tasks, self.max_parallel, self.width),
                                strict=True):
             for n, result in zip(chunk, part, strict=True):
                 results[n] = result
         return results  # type: ignore[return-value]
-
-    def _dop_hint(self) -> int | None:
-        return self.transport.dop_hint
 
     def _write_part(self, message: str | None, ops: list[BatchOperation]) -> list[BatchResult]:
         """One request of `write`: a `$batch`, or a bulk message falling back to one."""

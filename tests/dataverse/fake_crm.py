@@ -72,6 +72,7 @@ class FakeCrm:
     time: VirtualTime | None = None
     refuse_token: str | None = None  # answer 401 to requests carrying this token
     tokens: list = field(default_factory=lambda: ["token-1"])
+    describe: bool = True  # False: EntityDefinitions cannot be asked for a table
 
     def __post_init__(self):
         self.cond = threading.Condition()
@@ -165,6 +166,9 @@ class FakeCrm:
 
     def _answer(self, method: str, path: str, body: str) -> requests.Response:
         if path.startswith("EntityDefinitions"):
+            if not self.describe:
+                return response(400, error("0x80060888", "The metadata $filter is not "
+                                           "supported."))
             return response(200, {"value": [{"LogicalName": "account", "EntitySetName": "accounts",
                                              "PrimaryIdAttribute": "accountid"}]})
         if method == "GET":

@@ -130,6 +130,20 @@ def test_requests_in_flight_follow_the_dop_hint():
     assert crm.max_in_flight == 2
 
 
+def test_two_writes_at_once_share_the_bound():
+    crm = FakeCrm(hold=2)
+    client = client_of(crm, batch_size=10, max_parallel=2, bulk=False)
+    done: list = []
+    writers = [threading.Thread(target=lambda n=n: done.append(client.write(creates(40, 100 * n))))
+               for n in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert [all(r.ok for r in results) for results in done] == [True, True]
+    assert batch_requests(crm) == 8 and crm.max_in_flight == 2
+
+
 def test_never_more_than_dataverse_concurrency_limit():
     assert width_of(500, None) == MAX_CONCURRENT == 52
     assert width_of(500, 80) == 52
@@ -272,3 +286,11 @@ def test_bulk_targets_carry_the_table_type_and_the_record_id():
                                              "name": "account 0", "accountid": guid(0)}
     assert target(update, table, UPDATE)["accountid"] == guid(1)
     assert target(upsert, table, UPSERT)["@odata.id"] == f"accounts({guid(2)})"
+
+
+def test_a_table_the_service_does_not_describe_goes_by_batch():
+    crm = FakeCrm(describe=False)
+    client = client_of(crm, max_parallel=2)
+    assert all(r.ok for r in client.write(creates(3)))
+    assert bulk_requests(crm, "CreateMultiple") == 0 and batch_requests(crm) == 1
+    assert client.tables == {"accounts": None}
