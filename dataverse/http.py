@@ -282,7 +282,6 @@ class Transport:
                 )
             raise error
 
-
     def _wait_at_gate(self, method: str, url: str, attempt: int) -> None:
         """Wait while another thread's 429 holds every request back; a wait longer than
         `max_retry_after` is not waited out here, as for the thread that was told it."""
