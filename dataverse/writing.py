@@ -163,6 +163,12 @@ class Writing:
                 results[n] = result
         return results  # type: ignore[return-value]
 
+    def know_table(self, entity_set: str, logical_name: str, primary_id: str) -> None:
+        """Tell the client the table behind an entity set (its logical name and primary id
+        attribute, as a mapping knows them), so `write` need not read it from the metadata
+        before its first bulk message."""
+        self.tables[entity_set] = bulk.Table(logical_name, primary_id)
+
     def _write_part(self, message: str | None, ops: list[BatchOperation]) -> list[BatchResult]:
         """One request of `write`: a `$batch`, or a bulk message falling back to one."""
         if message is None:

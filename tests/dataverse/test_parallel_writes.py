@@ -294,3 +294,11 @@ def test_a_table_the_service_does_not_describe_goes_by_batch():
     assert all(r.ok for r in client.write(creates(3)))
     assert bulk_requests(crm, "CreateMultiple") == 0 and batch_requests(crm) == 1
     assert client.tables == {"accounts": None}
+
+
+def test_a_table_told_beforehand_is_not_read_from_the_metadata():
+    crm = FakeCrm()
+    client = client_of(crm, max_parallel=2)
+    client.know_table("accounts", "account", "accountid")
+    assert all(r.ok for r in client.write(creates(3)))
+    assert [s.path for s in crm.sent] == ["accounts/Microsoft.Dynamics.CRM.CreateMultiple"]
