@@ -41,8 +41,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .answers import json_of
 from .batch import BatchOperation, BatchResult
-from .errors import DataverseError, NotSupported, Throttled, TransportError
+from .errors import (
+    DataverseError,
+    MalformedResponse,
+    NotSupported,
+    Throttled,
+    TransportError,
+    request_label,
+    shorten,
+)
 from .values import dumps, key_segment, quote_string
 
 if TYPE_CHECKING:
@@ -114,13 +123,34 @@ def send(client: DataverseClient, message: str, ops: list[BatchOperation]) -> li
     entity_set = ops[0].entity_set
     table = client.tables[entity_set]
     assert table is not None
-    client.transport.request(
+    resp = client.transport.request(
         "POST",
         f"{entity_set}/Microsoft.Dynamics.CRM.{message}",
         body=dumps({"Targets": [target(op, table, message) for op in ops]}),
         idempotent=True,  # ids chosen beforehand or If-Match *: a resend cannot duplicate
     )
+    check_answer(resp, message, ops)
     return [BatchResult(204, str(op.id), None, None, None) for op in ops]
+
+
+def check_answer(resp, message: str, ops: list[BatchOperation]) -> None:
+    """A success is trusted only when its answer reads as documented: CreateMultiple's `Ids`
+    are the ids sent (compared as a set, without case); UpdateMultiple and UpsertMultiple answer
+    no content (or JSON). Anything else (a garbled or cut-off body) raises MalformedResponse:
+    the records may or may not be written, so none is confirmed here and the next run settles
+    them by their ids."""
+    if message != "CreateMultiple" and not resp.content:
+        return
+    answer = json_of(resp, "POST")
+    if message != "CreateMultiple":
+        return
+    ids = answer.get("Ids") if isinstance(answer, dict) else None
+    sent = sorted(str(op.id).lower() for op in ops)
+    if not isinstance(ids, list) or sorted(str(i).lower() for i in ids) != sent:
+        raise MalformedResponse(
+            f"{request_label('POST', resp.url)} created {len(ops)} records but answered "
+            f"{shorten(repr(ids), 200)} as their ids, not the {len(ops)} ids sent",
+            status=resp.status_code, method="POST", url=resp.url)
 
 
 def unsupported(error: DataverseError, message: str) -> bool:

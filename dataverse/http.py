@@ -1,11 +1,15 @@
 """The HTTP layer: one `requests` session, standard OData headers, auth, retries, typed errors.
 
-Retry rules (all bounded by `max_retries`; every sleep goes through the injectable `sleep`):
+Retry rules (every sleep goes through the injectable `sleep`):
 - 429, and 503 with Retry-After: the service did not run the request, so any method is resent
-  after the time it asks for (or exponential backoff when it names none). A wait longer than
+  after the time it asks for (or exponential backoff when it names none), up to
+  `max_throttle_retries` times: a service-protection limit is the service pacing its user, not a
+  fault (Microsoft: "retry after the Retry-After period"), so a storm of them is waited out
+  rather than turned into failed records after `max_retries`. A wait longer than
   `max_retry_after` is not waited out here: `Throttled` is raised with `retry_after` set so the
   caller can reschedule instead of blocking a worker for many minutes.
-- other 5xx, timeouts, dropped connections: resent with exponential backoff and jitter, only
+- other 5xx, timeouts, dropped connections (up to `max_retries` times): resent with exponential
+  backoff and jitter, only
   when the request is idempotent (GET, PATCH, PUT, DELETE, or a POST the caller marks so because
   it carries an id it chose). A POST that may have run is never blindly resent; a connect
   timeout (nothing was sent) is always safe to resend.
@@ -76,6 +80,7 @@ class Transport:
         auth: Any = None,
         timeout: float = 30,
         max_retries: int = 5,
+        max_throttle_retries: int = 30,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         user_agent: str = "syncadmin",
@@ -92,6 +97,7 @@ class Transport:
         self.auth = auth
         self.timeout = timeout
         self.max_retries = max_retries
+        self.max_throttle_retries = max_throttle_retries
         self.sleep = sleep
         self.session = session or pooled_session(max_parallel)
         self.user_agent = user_agent
@@ -205,6 +211,7 @@ class Transport:
         count: bool = True,
     ) -> requests.Response:
         attempt = 0
+        throttled_times = 0  # 429s waited out: they have their own bound (see the docstring)
         renewed = False
         while True:
             attempt += 1
@@ -221,8 +228,8 @@ class Transport:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 # A connect timeout means nothing reached the service: resending is always safe.
                 safe = idempotent or isinstance(exc, requests.ConnectTimeout)
-                if safe and attempt <= self.max_retries:
-                    self.sleep(self._backoff(attempt))
+                if safe and attempt - throttled_times <= self.max_retries:
+                    self.sleep(self._backoff(attempt - throttled_times))
                     continue
                 raise TransportError(
                     no_answer(exc, method, url, self.timeout), method=method, url=url,
@@ -250,15 +257,17 @@ class Transport:
 
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             throttled = status == 429 or (status == 503 and retry_after is not None)
-            if throttled and attempt <= self.max_retries:
-                wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if throttled and throttled_times < self.max_throttle_retries:
+                throttled_times += 1
+                wait = retry_after if retry_after is not None else self._backoff(throttled_times)
                 if wait <= self.max_retry_after:
                     if count:
                         self.gate.close_for(wait)  # no thread sends before this time
                     self.sleep(wait)
                     continue
-            elif status in RETRY_STATUSES and idempotent and attempt <= self.max_retries:
-                self.sleep(self._backoff(attempt))
+            elif (status in RETRY_STATUSES and idempotent
+                  and attempt - throttled_times <= self.max_retries):
+                self.sleep(self._backoff(attempt - throttled_times))
                 continue
 
             error = error_for_status(

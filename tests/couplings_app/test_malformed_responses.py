@@ -142,21 +142,23 @@ def to_crm(crm, full=True):
     return job
 
 
-def test_a_garbled_batch_answer_stops_the_job_and_the_next_run_creates_nothing_twice(
+def test_a_garbled_create_answer_stops_the_job_and_the_next_run_creates_nothing_twice(
         crm, demo, monkeypatch):
     couple_customers_to_crm(crm, demo)
-    # Only the $batch is garbled here: no request to match customers to accounts first.
+    # Only the creates' CreateMultiple is garbled here: no request to match customers to
+    # accounts first. (A garbled $batch answer: the tests below.)
     FieldMapping.objects.filter(table_mapping=demo["CUSTOMER"]).update(use_for_matching=False)
     accounts = crm_account_ids(crm)
-    # The CRM writes every record of the $batch, then its answer is garbled.
+    # The CRM writes every record of the request, then its answer is garbled.
     set_faults(malformed_rate=1.0)
     try:
         job = to_crm(crm)
     finally:
         clear_faults()
     assert job.status == JobStatus.FAILED
-    assert job.message.startswith(STOPPED + "POST http") and "/$batch (" in job.message
-    assert "a $batch answer that cannot be read" in job.message
+    assert job.message.startswith(STOPPED + "POST http")
+    assert "/accounts/Microsoft.Dynamics.CRM.CreateMultiple was answered HTTP 200 with " \
+        "something that is not JSON" in job.message
     created = set(crm_account_ids(crm)) - set(accounts)
     assert created  # the CRM has them; the ERP does not know it yet...
     customer_couplings = Coupling.objects.filter(local_model="erp_app.customer")

@@ -81,7 +81,8 @@ def test_throttled_write_is_resent_too(connect, waits):
 
 
 def test_throttled_beyond_retries(connect, sleeps, throttle_clock):
-    client = connect(max_retries=2)  # sleeps are recorded, the throttle clock stands still
+    # sleeps are recorded, the throttle clock stands still
+    client = connect(max_throttle_retries=2)
     throttle.set_limit(requests=1, window_seconds=60)
     client.who_am_i()
     before = client.request_count

@@ -59,13 +59,25 @@ def read_while_throttled(rsps, dv, retry_after: str) -> Throttled:
 
 
 def test_throttled_for_ever_ends_as_throttled(rsps, make_client, sleeps):
-    dv = make_client(max_retries=3)
+    dv = make_client(max_throttle_retries=3)
     error = read_while_throttled(rsps, dv, "1")
     assert error.status == 429
     assert error.code == "0x80072322"
     assert error.retry_after == 1.0
     assert sleeps == [1.0, 1.0, 1.0]
     assert dv.request_count == 4
+
+
+def test_a_429_storm_outlasts_max_retries(rsps, make_client, sleeps):
+    """Throttling is the service pacing its user, not a fault: more 429s in a row than
+    `max_retries` are still waited out."""
+    dv = make_client(max_retries=2)
+    for _ in range(6):
+        rsps.get(ROOT + "accounts", status=429, headers={"Retry-After": "2"}, json=THROTTLED)
+    rsps.get(ROOT + "accounts", json=EMPTY)
+    assert list(dv.iter_rows("accounts")) == []
+    assert sleeps == [2.0] * 6
+    assert dv.request_count == 7
 
 
 def test_retry_after_longer_than_allowed_is_not_waited(rsps, make_client, sleeps):
