@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
-from crm_emulator import changes, errors, metadata
+from crm_emulator import budget, bulk, changes, errors, metadata
 from crm_emulator.models import Row
 from crm_emulator.odata.query import (
     COUNT_LIMIT,
@@ -27,14 +27,13 @@ from crm_emulator.odata.query import (
     parse_select,
 )
 from crm_emulator.schema import BY_NAME, BY_SET, ENTITIES, Entity
-from crm_emulator.store import UnitOfWork, WriteOp, etag_matches, write_one
+from crm_emulator.store import WriteOp, etag_matches, write_one
 from crm_emulator.values import FORMATTED, TYPES_KEY, parse_guid, render
 
 JSON_TYPE = "application/json; odata.metadata=minimal"
 BUSINESS_UNIT_ID = uuid.UUID("3b1c2f6a-1d1e-4f0e-9a55-0c0ffee0b001")
 ORGANIZATION_ID = uuid.UUID("3b1c2f6a-1d1e-4f0e-9a55-0c0ffee0a001")
-MULTIPLE_ACTIONS = ("Microsoft.Dynamics.CRM.CreateMultiple",
-                    "Microsoft.Dynamics.CRM.UpdateMultiple")
+MULTIPLE_ACTIONS = tuple(f"Microsoft.Dynamics.CRM.{action}" for action in bulk.ACTIONS)
 PATH_RE = re.compile(r"^(?P<set>[A-Za-z_]\w*)(?:\((?P<key>[^)]*)\))?(?:/(?P<sub>[$\w.]+))?$")
 
 
@@ -226,6 +225,7 @@ def query(request: ApiRequest, entity: Entity) -> ApiResponse:
         headers["Preference-Applied"] = ", ".join(
             p for p in (headers.get("Preference-Applied"), applied) if p)
     rows, next_token, total = fetch_page(spec, page_size)
+    budget.record("read", len(rows))
     body = {"@odata.context": context_url(request, entity, spec.select)}
     if total is not None:
         body["@odata.count"] = min(total, COUNT_LIMIT)
@@ -258,6 +258,7 @@ def tracked_query(request: ApiRequest, entity: Entity) -> ApiResponse:
     select = parse_select(entity, request.params.get("$select"))
     size = page_size_of(request.prefer)
     page = changes.fetch(entity, request.params, size or MAX_PAGE_SIZE)
+    budget.record("read", len(page.rows))
     applied = [changes.PREFERENCE] + ([f"odata.maxpagesize={size}"] if size else [])
     context = context_url(request, entity, select) + ("/$delta" if page.is_delta else "")
     deleted_context = f"{request.root}$metadata#{entity.set_name}/$deletedEntity"
@@ -299,6 +300,7 @@ def get_row(entity: Entity, rowid) -> Row:
 def retrieve(request: ApiRequest, entity: Entity, rowid) -> ApiResponse:
     select = parse_select(entity, request.params.get("$select"))
     row = get_row(entity, rowid)
+    budget.record("read")
     if_none_match = request.headers.get("if-none-match")
     if if_none_match and if_none_match.strip() != "*" and etag_matches(if_none_match, row):
         return ApiResponse(304, None, {"ETag": row.etag})
@@ -328,26 +330,11 @@ def write(request: ApiRequest, op: WriteOp) -> ApiResponse:
 
 
 def multiple(request: ApiRequest, entity: Entity, action: str) -> ApiResponse:
-    """CreateMultiple / UpdateMultiple: one table's records in one all-or-nothing operation."""
-    body = request.json()
-    targets = body.get("Targets") if isinstance(body, dict) else None
-    if not isinstance(targets, list) or not targets:
-        raise errors.bad_request(f"{action} needs a non-empty 'Targets' collection.", "0x80048d19")
-    ops = []
-    for target in targets:
-        if action == "CreateMultiple":
-            ops.append(WriteOp("POST", entity, body=target))
-            continue
-        rowid = parse_guid(target.get(entity.primary_id)) if isinstance(target, dict) else None
-        if rowid is None:
-            raise errors.bad_request(
-                f"Each target of UpdateMultiple needs its '{entity.primary_id}'.", "0x80040203")
-        ops.append(WriteOp("PATCH", entity, rowid, body=target, if_match="*"))
-    done = UnitOfWork(request.user_id).run(ops, atomic=True, continue_on_error=False)
-    failed = next((op.error for op in done if op.error is not None), None)
-    if failed is not None:
-        raise failed
-    if action == "UpdateMultiple":
+    """CreateMultiple / UpdateMultiple / UpsertMultiple (bulk.py): one table's records in one
+    all-or-nothing operation."""
+    ops = bulk.run(request.json(), entity, action, request.user_id,
+                   annotation_predicate(request.prefer))
+    if action != "CreateMultiple":
         return ApiResponse(204)
     return ApiResponse(200, {
         "@odata.context": f"{request.root}$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse",
@@ -356,6 +343,7 @@ def multiple(request: ApiRequest, entity: Entity, action: str) -> ApiResponse:
 
 def write_response(request: ApiRequest, op: WriteOp, select=None) -> ApiResponse:
     """The answer to a write that succeeded (also used by $batch)."""
+    budget.record("delete" if op.method == "DELETE" else "create" if op.created else "update")
     url = entity_url(request, op.entity, op.row.rowid)
     if op.method == "DELETE":
         return ApiResponse(204)

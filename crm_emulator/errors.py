@@ -8,15 +8,17 @@ PAYLOAD_HELP = "https://go.microsoft.com/fwlink/?linkid=2195293"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 annotations: dict | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.annotations = annotations or {}  # e.g. a bulk message's failing record
 
     def as_json(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message}}
+        return {"error": {"code": self.code, "message": self.message, **self.annotations}}
 
     def __repr__(self):
         return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
@@ -106,10 +108,27 @@ def method_not_allowed(path: str) -> ApiError:
                     f"No HTTP resource was found that matches the request URI '{path}'.")
 
 
-def throttled(limit: int, window: int, retry_after: int) -> ApiError:
+# --- Service protection (see throttle.py, budget.py) ---------------------------------------------
+# Codes and wording of "Service protection API limits" (Microsoft Learn), answered with 429 and
+# Retry-After in seconds.
+def throttled(limit: int, window, retry_after: int) -> ApiError:
     return ApiError(429, "0x80072322", (
         f"Number of requests exceeded the limit of {limit} over time window of {window} "
         "seconds."), headers={"Retry-After": str(retry_after)})
+
+
+def too_much_execution_time(limit_ms: int, window, retry_after: int) -> ApiError:
+    return ApiError(429, "0x80072321", (
+        f"Combined execution time of incoming requests exceeded limit of {limit_ms:,} "
+        f"milliseconds over time window of {window} seconds. Decrease number of concurrent "
+        "requests or reduce the duration of requests and try again later."),
+        headers={"Retry-After": str(retry_after)})
+
+
+def too_many_concurrent(limit: int, retry_after: int) -> ApiError:
+    return ApiError(429, "0x80072326",
+                    f"Number of concurrent requests exceeded the limit of {limit}.",
+                    headers={"Retry-After": str(retry_after)})
 
 
 # --- Uniqueness (see unique.py) -----------------------------------------------------------------

@@ -13,6 +13,7 @@ api_patterns = [
     path("<str:tenant>/oauth2/v2.0/token", views.token_view, name="token"),
     path("_emulator/faults", views.faults_view, name="faults"),
     path("_emulator/throttle", views.throttle_view, name="throttle"),
+    path("_emulator/profile", views.profile_view, name="profile"),
 ]
 
 browse_patterns = [

@@ -1,9 +1,10 @@
 """HTTP entry points of the embedded CRM: the Web API, the token endpoint and the control knobs.
 
-Thin by design: the Web API view checks the bearer token, service protection limits and fault
-knobs, then hands the request to api.handle() (or batch.execute()) and turns the answer into an
-HttpResponse. These views opt out of the project's login requirement and CSRF checks: they are
-called by programs with tokens, not by browsers with sessions.
+Thin by design: the Web API view checks the bearer token, the Dataverse profile's budget
+(budget.py), the service protection limit knob and the fault knobs, then hands the request to
+api.handle() (or batch.execute()) and turns the answer into an HttpResponse. These views opt out
+of the project's login requirement and CSRF checks: they are called by programs with tokens, not
+by browsers with sessions.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from crm_emulator import api, auth, batch, errors, faults, logs, throttle
+from crm_emulator import api, auth, batch, budget, errors, faults, logs, throttle
 
 FAULT_ERRORS = {
     500: ("0x80040216", "An unexpected error occurred."),
@@ -83,6 +84,9 @@ def api_view(request, resource=""):
         response = unauthorized(request)
     else:
         response = serve(request, resource, user_id)
+    hint = budget.dop_hint()
+    if hint is not None:
+        response["x-ms-dop-hint"] = str(hint)
     response["OData-Version"] = "4.0"
     response["X-Crm-Emulator"] = "1"
     response["REQ_ID"] = str(uuid.uuid4())
@@ -90,6 +94,25 @@ def api_view(request, resource=""):
 
 
 def serve(request, resource: str, user_id) -> HttpResponse:
+    """One request; under the Dataverse profile, admitted by its budget first and answered once
+    its simulated server time is spent."""
+    try:
+        ticket = budget.admit(user_id)
+    except errors.ApiError as error:
+        budget.refused_latency()
+        return http_response(api.error_response(error))
+    if ticket is None:
+        return serve_admitted(request, resource, user_id)
+    try:
+        response = serve_admitted(request, resource, user_id)
+    finally:
+        headers = budget.finish(ticket)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def serve_admitted(request, resource: str, user_id) -> HttpResponse:
     try:
         throttle.check(user_id)
     except errors.ApiError as error:
@@ -117,6 +140,8 @@ def batch_response(api_request: api.ApiRequest) -> HttpResponse:
         answers, continued = batch.execute(api_request)
     except errors.ApiError as error:
         return http_response(api.error_response(error))
+    budget.record_parts(sum(len(response) if request == "changeset" else 1
+                            for request, response in answers))
     content_type, body = batch.render_response(answers)
     response = HttpResponse(body, status=200, content_type=content_type)
     if continued:
@@ -145,7 +170,7 @@ def may_control(request) -> bool:
     return bool(user and user.is_authenticated and user.is_staff)
 
 
-def control(request, current, apply, clear):
+def control(request, current, apply, clear, render=lambda value: {"value": value}):
     if not may_control(request):
         if not request.user.is_authenticated:
             try:  # a person: to the login page, like every page of the project
@@ -155,10 +180,10 @@ def control(request, current, apply, clear):
         return JsonResponse({"error": "The emulator's controls need a staff login or "
                                       "CRM_EMULATOR_CONTROL=True."}, status=403)
     if request.method == "GET":
-        return JsonResponse({"value": current()})
+        return JsonResponse(render(current()))
     if request.method == "DELETE":
         clear()
-        return JsonResponse({"value": current()})
+        return JsonResponse(render(current()))
     if request.method != "POST":
         return JsonResponse({"error": "Use GET, POST or DELETE."}, status=405)
     # JSON only (and the CSRF token, like every state change of the project's pages).
@@ -169,7 +194,7 @@ def control(request, current, apply, clear):
         apply(**settings_)
     except (ValueError, TypeError) as error:
         return JsonResponse({"error": str(error)}, status=400)
-    return JsonResponse({"value": current()})
+    return JsonResponse(render(current()))
 
 
 @login_not_required
@@ -180,3 +205,15 @@ def faults_view(request):
 @login_not_required
 def throttle_view(request):
     return control(request, throttle.get_limit, throttle.set_limit, throttle.clear_limit)
+
+
+def profile_state() -> dict:
+    return {"profile": budget.get_profile(), "usage": budget.usage()}
+
+
+@login_not_required
+def profile_view(request):
+    """The Dataverse profile (budget.py): GET it and its usage, POST set_profile's arguments
+    (usage starts afresh), DELETE to switch it off."""
+    return control(request, profile_state, budget.set_profile, budget.clear_profile,
+                   render=lambda state: state)
