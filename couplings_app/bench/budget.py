@@ -1,5 +1,6 @@
 """`syncbench --crm-profile dataverse`: the embedded CRM's Dataverse profile (service protection,
-issue #16 part 3), switched on and read over its control endpoint `/crm/_emulator/profile`.
+issue #16 part 3, crm_emulator/budget.py), switched on in the set's CRM process and read by the
+worker over its control endpoint `/crm/_emulator/profile` around each phase that writes.
 
 Dataverse limits each application user, over a sliding 5-minute window, to 6,000 requests,
 1,200 s of combined execution time and 52 concurrent requests (learn.microsoft.com, "Service
@@ -35,11 +36,6 @@ def call(url: str, method: str = "GET", body: dict | None = None) -> dict:
         text = error.read().decode(errors="replace")[:300]
         raise RuntimeError(f"The embedded CRM's profile control ({method} {url}) answered "
                            f"{error.code}: {text}") from None
-
-
-def switch_on(service_root: str, time_scale: float) -> dict:
-    """The Dataverse profile on at `time_scale`, usage reset; returns what the CRM answered."""
-    return call(control_url(service_root), "POST", {"time_scale": time_scale})
 
 
 def difference(before: dict, after: dict) -> dict:

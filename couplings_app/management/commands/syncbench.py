@@ -3,9 +3,10 @@
 
 The command makes a temporary folder (never the user's data), migrates both databases there
 once, and runs each set of phases (couplings_app/bench: reference, main, baseline, demo) on a
-copy of them: it serves the embedded CRM from the copy in a separate process (`run_emulator`),
-switches its Dataverse profile on if asked, and runs the phases in a worker process
-(`syncbench --worker --set NAME`), so the sync pays real HTTP, JSON and process costs.
+copy of them: it serves the embedded CRM from the copy in a separate process
+(`syncbench --serve-crm`, with its Dataverse profile on if asked), and runs the phases in a
+worker process (`syncbench --worker --set NAME`), so the sync pays real HTTP, JSON and process
+costs.
 """
 
 import json
@@ -26,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from couplings_app.bench import SETS as SET_NAMES
 from couplings_app.bench import report
-from couplings_app.bench.budget import DEFAULT_TIME_SCALE, PROFILES, switch_on
+from couplings_app.bench.budget import DEFAULT_TIME_SCALE, PROFILES
 
 
 def free_port() -> int:
@@ -54,6 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE,
                             help="The profile's times and budgets scaled by this factor.")
         parser.add_argument("--worker", action="store_true", help="(internal)")
+        parser.add_argument("--serve-crm", type=int, metavar="PORT", help="(internal)")
         parser.add_argument("--set", dest="set_name", choices=SET_NAMES, help="(internal)")
         parser.add_argument("--service-root", help="(internal)")
         parser.add_argument("--out", help="(internal)")
@@ -61,6 +63,8 @@ class Command(BaseCommand):
     def handle(self, *args, records, json: bool, worker, service_root, out, **options):
         if records < 1:
             raise CommandError("--records must be at least 1.")
+        if options["serve_crm"]:
+            return serve_crm(options["serve_crm"], options["crm_profile"], options["time_scale"])
         if worker:
             return self.work(options["set_name"], records, service_root, out,
                              bool(options["crm_profile"]))
@@ -107,20 +111,17 @@ class Command(BaseCommand):
         """One set: its own CRM process (with the profile on if asked), then its worker."""
         port = free_port()
         root = f"http://127.0.0.1:{port}/crm/api/data/v9.2/"
-        server = subprocess.Popen([*manage, "run_emulator", "--port", str(port), "--quiet"],
-                                  env=env, stdout=subprocess.DEVNULL)
+        crm = [*manage, "syncbench", "--serve-crm", str(port)]
+        if plan.profile:
+            crm += ["--crm-profile", plan.profile, "--time-scale", str(plan.time_scale)]
+        server = subprocess.Popen(crm, env=env, stdout=subprocess.DEVNULL)
         try:
             wait_for(root, server)
             worker = [*manage, "syncbench", "--worker", "--set", name, "--records", str(size),
                       "--service-root", root, "--out", str(folder / "results.json")]
             worker_env = {**env, "CRM_URL": root, "SYNCBENCH_CRM_PID": str(server.pid)}
             if plan.profile:
-                try:
-                    switch_on(root, plan.time_scale)
-                except RuntimeError as error:
-                    raise CommandError(str(error)) from None
-                worker.append("--crm-profile")
-                worker.append(plan.profile)
+                worker += ["--crm-profile", plan.profile]
             if name == "baseline":  # one request at a time, no bulk messages (interface B)
                 worker_env.update(CRM_MAX_PARALLEL="1", CRM_BULK_MESSAGES="0")
             subprocess.run(worker, env=worker_env, check=True, stdout=sys.stderr)
@@ -165,6 +166,30 @@ class Plan:
             yield "baseline", self.records
         if self.demo:
             yield "demo", self.demo
+
+
+def serve_crm(port: int, profile: str | None, time_scale: float):
+    """The set's embedded CRM, as `run_emulator` serves it, with the Dataverse profile switched
+    on in its process (the profile lives in the serving process's memory, as Dataverse's
+    accounting lives on its web server). Its control endpoint is open to the worker, which reads
+    the profile's usage there: this CRM serves the benchmark's scratch databases only, on
+    loopback."""
+    from crm_emulator import budget
+    from crm_emulator.apps_registry import register_application
+    from crm_emulator.server import make_server
+
+    settings.CRM_EMULATOR_CONTROL = True
+    register_application(settings.CRM_TENANT_ID or "demo", settings.CRM_CLIENT_ID,
+                         settings.CRM_CLIENT_SECRET, "syncadmin")
+    if profile:
+        budget.set_profile(time_scale=time_scale)
+    server = make_server("127.0.0.1", port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def wait_for(root, server, seconds=30):
