@@ -183,7 +183,9 @@ def run_phases(n: int, service_root: str, *, reference: bool = False, budget=Non
 def run_baseline(n: int, budget=None) -> list[dict]:
     """The full push alone, on a fresh set of `n` customers, with the client the worker was
     given (the orchestrator sets CRM_MAX_PARALLEL=1 and CRM_BULK_MESSAGES=0: one request at a
-    time, `$batch` only, as before issue #16)."""
+    time, `$batch` only, as before issue #16). A fresh set rather than the main set reset:
+    deleting N accounts would itself spend the CRM's budget and leave N deletions for change
+    tracking to report, so the baseline would not start where the main full push started."""
     from django.core.management import call_command
 
     from mappings_app.connection import crm_client
@@ -194,6 +196,7 @@ def run_baseline(n: int, budget=None) -> list[dict]:
         couple_basics(client, seller, currency)
         mapping = TableMapping.objects.get(name="CUSTOMER")
         client.who_am_i()
+        floor(client, n)  # the CRM's table as the main set's full push finds it (not measured)
         with Phase("baseline full push (one request at a time)", client, n, budget) as phase:
             jobs = synchronize(mapping, full=True, only_coupled=False, client=client)
         return [{**phase.result(), "failed": failed(jobs)}]

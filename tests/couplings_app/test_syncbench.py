@@ -85,3 +85,28 @@ def test_a_number_given_by_a_number_series_and_another_mappings_rows_are_not_dup
     # mapping of the same table was never this mapping's.
     before = census(["ITEM-1"], ["ITEM-1"])
     assert duplicates_made(before, census(["ITEM-1", "CRM1"], ["ITEM-1", "CRM1", "RES-1"])) == 0
+
+
+@pytest.mark.own_databases
+@pytest.mark.slow
+def test_syncbench_reports_the_budgets_of_the_dataverse_profile():
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "CRM_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    result = subprocess.run([sys.executable, "manage.py", "syncbench", "--records", "500",
+                             "--reference-records", "0", "--demo-records", "0",
+                             "--crm-profile", "dataverse", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    by_name = {p["phase"]: p for p in json.loads(result.stdout)}
+    assert by_name["correctness"]["ok"]
+    baseline = by_name["baseline full push (one request at a time)"]
+    for phase in (by_name["full push"], by_name["full pull"], baseline,
+                  by_name["incremental after full"]):
+        # What the phase sent, as the CRM accounted it, and the ceiling its budgets allow.
+        assert phase["crm_usage"]["requests"] > 0, phase
+        assert phase["crm_usage"]["execution_seconds"] > 0, phase
+        assert phase["ceiling_records_per_second"] > 0 and phase["ratio_to_ceiling"] > 0
+        assert phase["limited_by"] in {"requests", "execution time", "concurrency"}
+        assert phase["failed"] == 0 and phase["throttled"] >= 0
+    assert baseline["records"] == by_name["full push"]["records"] == 500
+    assert "ceiling_records_per_second" not in by_name["no-op rerun"]
