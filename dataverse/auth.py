@@ -34,7 +34,7 @@ class StaticToken:
     def authorization(self, post_form: PostForm) -> str:
         return f"Bearer {self.token}"
 
-    def invalidate(self) -> bool:
+    def invalidate(self, refused: str | None = None) -> bool:
         """Forget the token after a 401; False: a new one cannot be had, do not retry."""
         return False
 
@@ -79,9 +79,13 @@ class ClientCredentials:
                 self._fetch(post_form)
             return f"Bearer {self._token}"
 
-    def invalidate(self) -> bool:
+    def invalidate(self, refused: str | None = None) -> bool:
+        """Forget the token after a 401 answered `refused` (the Authorization header sent).
+        Threads refused the same token at once renew it once: only the first forgets it, the
+        others find a new one already there."""
         with self._lock:
-            self._token = None
+            if refused is None or refused == f"Bearer {self._token}":
+                self._token = None
         return True
 
     def _fetch(self, post_form: PostForm) -> None:

@@ -4,7 +4,8 @@ Reading lives in dataverse.reading, writing in dataverse.writing (settling resen
 dataverse.resends), checks of the answers in dataverse.answers; this module puts them together.
 
 The client speaks standard OData v4 and uses Dataverse-only features (WhoAmI, the `In` query
-function, CreateMultiple) only when `dataverse_features` is on. Left as None it is guessed from the
+function, the bulk messages CreateMultiple, UpdateMultiple, UpsertMultiple) only when
+`dataverse_features` is on. Left as None it is guessed from the
 service root (`.../api/data/v9.x/` is Dataverse, the embedded CRM included) and switched off
 for a feature the service turns out not to have.
 
@@ -20,12 +21,14 @@ from typing import Any
 
 import requests
 
+from . import bulk as bulk_module
 from . import metadata
 from .answers import text_of
 from .auth import ClientCredentials, StaticToken
 from .batch import MAX_BATCH_OPERATIONS
 from .errors import MalformedResponse, NotFound, NotSupported, ValidationError, shorten
 from .http import Transport
+from .parallel import Width, width_of
 from .reading import MAX_PAGE_SIZE, ChangePages, Reading
 from .writing import Writing
 
@@ -52,6 +55,8 @@ class DataverseClient(Reading, Writing):
         ids_per_request: int | None = None,
         max_retry_after: float = 300.0,
         backoff_factor: float = 0.5,
+        max_parallel: int = 4,
+        bulk: bool = True,
     ):
         if isinstance(auth, str):
             auth = StaticToken(auth)
@@ -65,7 +70,15 @@ class DataverseClient(Reading, Writing):
             user_agent=user_agent,
             max_retry_after=max_retry_after,
             backoff_factor=backoff_factor,
+            max_parallel=max_parallel,
         )
+        # `write`: requests in flight at once (narrowed by the service's x-ms-dop-hint), and
+        # whether Dataverse's bulk messages are used (dataverse.bulk).
+        self.max_parallel = max(1, max_parallel)
+        self.bulk = bulk
+        self.width = Width(lambda: width_of(self.max_parallel, self.transport.dop_hint))
+        self.tables: dict[str, bulk_module.Table | None] = {}  # entity set -> its table
+        self.no_bulk: set[tuple[str, str]] = set()  # (entity set, message) refused
         self.page_size = page_size
         self.batch_size = min(batch_size, MAX_BATCH_OPERATIONS)
         self.ids_per_request = ids_per_request

@@ -10,18 +10,26 @@ Retry rules (all bounded by `max_retries`; every sleep goes through the injectab
   it carries an id it chose). A POST that may have run is never blindly resent; a connect
   timeout (nothing was sent) is always safe to resend.
 - 401: the token is renewed once and the request resent.
+
+Shared by the threads of a parallel write (dataverse.parallel): `request_count` is counted under
+a lock; a 429's Retry-After closes a `Gate` that every thread waits at before its next request
+(service protection limits are per user, not per request); the last `x-ms-dop-hint` the
+service sent is kept in `dop_hint`; a session made here pools `max_parallel` connections per
+host, so parallel requests do not open and drop connections.
 """
 
 from __future__ import annotations
 
 import email.utils
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from .errors import (
     AuthenticationError,
@@ -34,6 +42,7 @@ from .errors import (
     is_html,
     request_label,
 )
+from .parallel import MAX_CONCURRENT, Gate
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -74,6 +83,8 @@ class Transport:
         backoff_max: float = 60.0,
         max_retry_after: float = 300.0,
         random_fn: Callable[[], float] = random.random,
+        max_parallel: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ):
         if not service_root.endswith("/"):
             service_root += "/"  # so relative links and paths join under it, not beside it
@@ -82,13 +93,26 @@ class Transport:
         self.timeout = timeout
         self.max_retries = max_retries
         self.sleep = sleep
-        self.session = session or requests.Session()
+        self.session = session or pooled_session(max_parallel)
         self.user_agent = user_agent
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
         self.max_retry_after = max_retry_after
         self.random_fn = random_fn
-        self.request_count = 0
+        self.gate = Gate(clock)
+        self.dop_hint: int | None = None  # the last x-ms-dop-hint the service sent
+        self._count = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent to the service (retries included, token requests not)."""
+        return self._count
+
+    @request_count.setter
+    def request_count(self, value: int) -> None:
+        with self._count_lock:
+            self._count = value
 
     # --- URLs ---------------------------------------------------------------------------------
 
@@ -187,7 +211,9 @@ class Transport:
             if authenticate and self.auth is not None:
                 headers["Authorization"] = self.auth.authorization(self.post_form)
             if count:
-                self.request_count += 1
+                self._wait_at_gate(method, url, attempt)
+                with self._count_lock:
+                    self._count += 1
             try:
                 resp = self.session.request(
                     method, url, data=body, headers=headers, timeout=self.timeout
@@ -209,6 +235,8 @@ class Transport:
                 ) from exc
 
             status = resp.status_code
+            if count:
+                self._note_dop_hint(resp)
             if 200 <= status < 300:
                 _refuse_html(resp, method, url)
                 resp.attempts = attempt  # type: ignore[attr-defined]
@@ -216,7 +244,7 @@ class Transport:
 
             if status == 401 and authenticate and self.auth is not None and not renewed:
                 renewed = True
-                if self.auth.invalidate():
+                if self.auth.invalidate(headers.get("Authorization")):
                     attempt -= 1  # a renewal is not a retry
                     continue
 
@@ -225,6 +253,8 @@ class Transport:
             if throttled and attempt <= self.max_retries:
                 wait = retry_after if retry_after is not None else self._backoff(attempt)
                 if wait <= self.max_retry_after:
+                    if count:
+                        self.gate.close_for(wait)  # no thread sends before this time
                     self.sleep(wait)
                     continue
             elif status in RETRY_STATUSES and idempotent and attempt <= self.max_retries:
@@ -251,6 +281,42 @@ class Transport:
                     retried=attempt > 1,
                 )
             raise error
+
+    def _wait_at_gate(self, method: str, url: str, attempt: int) -> None:
+        """Wait while another thread's 429 holds every request back; a wait longer than
+        `max_retry_after` is not waited out here, as for the thread that was told it."""
+        remaining = self.gate.remaining()
+        if remaining > self.max_retry_after:
+            raise Throttled(
+                f"{request_label(method, url)} was not sent: the service asked for no request "
+                f"during the next {remaining:.0f} s (its service protection limits), longer "
+                f"than the {self.max_retry_after:.0f} s waited out here",
+                retry_after=remaining,
+                status=429,
+                method=method,
+                url=url,
+                retried=attempt > 1,
+            )
+        self.gate.wait(self.sleep)
+
+    def _note_dop_hint(self, resp: requests.Response) -> None:
+        value = resp.headers.get("x-ms-dop-hint")
+        try:
+            hint = int(str(value).strip()) if value is not None else None
+        except ValueError:
+            return
+        if hint is not None and hint > 0:
+            self.dop_hint = hint
+
+
+def pooled_session(max_parallel: int) -> requests.Session:
+    """A session keeping up to `max_parallel` connections per host (requests keeps 10: more
+    threads than that would each open a connection and throw it away after the request)."""
+    session = requests.Session()
+    size = max(10, min(max(1, max_parallel), MAX_CONCURRENT))
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, HTTPAdapter(pool_connections=10, pool_maxsize=size))
+    return session
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -6,7 +6,8 @@ come from its own endpoint. Otherwise tokens come from `<authority>/<tenant>/oau
 the Connection's Authority URL when it is not Entra ID's default (someone chose a national cloud
 on the Connection Setup page: that choice wins), else CRM_AUTHORITY_URL from the environment
 (Entra ID unless set; a standalone emulator's, as `run_emulator` prints). The client secret comes
-from the environment and never appears in a message: errors are scrubbed.
+from the environment and never appears in a message: errors are scrubbed. How the client writes
+(CRM_MAX_PARALLEL requests at once, CRM_BULK_MESSAGES) comes from the environment too.
 """
 
 import json
@@ -39,7 +40,13 @@ def _client(connection: Connection, service_root: str, token_url: str) -> Datave
     auth = ClientCredentials(
         token_url, connection.client_id, settings.CRM_CLIENT_SECRET, f"{origin}/.default"
     )
-    return DataverseClient(service_root, auth=auth, user_agent="syncadmin")
+    return DataverseClient(
+        service_root,
+        auth=auth,
+        user_agent="syncadmin",
+        max_parallel=settings.CRM_MAX_PARALLEL,
+        bulk=settings.CRM_BULK_MESSAGES,
+    )
 
 
 @contextmanager

@@ -169,6 +169,12 @@ CRM_CLIENT_SECRET = envstr("CRM_CLIENT_SECRET", "demo-secret")
 # whose own Authority URL is not Entra ID's default (a national cloud) keeps that one. Unused
 # while CRM_URL is unset: the embedded CRM has its own token endpoint.
 CRM_AUTHORITY_URL = envstr("CRM_AUTHORITY_URL", "https://login.microsoftonline.com")
+# The client's writes: requests in flight at once (narrowed by the x-ms-dop-hint Dataverse
+# returns, never over its limit of 52 concurrent requests), and Dataverse's bulk messages
+# (CreateMultiple, UpdateMultiple, UpsertMultiple) where they apply. 1 and off: one request at
+# a time, `$batch` only.
+CRM_MAX_PARALLEL = max(1, envint("CRM_MAX_PARALLEL", 4))
+CRM_BULK_MESSAGES = envbool("CRM_BULK_MESSAGES", "on")
 # Where this project's own server listens, for the embedded CRM's URL.
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
 
