@@ -10,16 +10,20 @@ by browsers with sessions.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
+from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from crm_emulator import api, auth, batch, budget, errors, faults, logs, throttle
+from crm_emulator.routers import CRM_DB
 
 FAULT_ERRORS = {
     500: ("0x80040216", "An unexpected error occurred."),
@@ -112,12 +116,28 @@ def serve(request, resource: str, user_id) -> HttpResponse:
     return response
 
 
+_sqlite_turn = threading.Lock()
+
+
+def database_turn():
+    """The CRM's database work one request at a time on SQLite, side by side elsewhere.
+
+    SQLite lets one writer in at a time, and the tests' shared in-memory database refuses a
+    second at once ("table is locked") instead of waiting: a client writing in parallel would get
+    HTTP 500 where Dataverse takes its requests side by side. The fault knobs' sleeps and the
+    Dataverse profile's server time are spent outside this turn, so parallel requests still
+    overlap as they do on Dataverse.
+    """
+    return _sqlite_turn if connections[CRM_DB].vendor == "sqlite" else nullcontext()
+
+
 def serve_admitted(request, resource: str, user_id) -> HttpResponse:
-    try:
-        throttle.check(user_id)
-    except errors.ApiError as error:
-        return http_response(api.error_response(error))
-    knobs = faults.get_faults()
+    with database_turn():
+        try:
+            throttle.check(user_id)
+        except errors.ApiError as error:
+            return http_response(api.error_response(error))
+        knobs = faults.get_faults()
     status = faults.before(knobs)
     if status is not None:
         return fault_response(status)
@@ -126,10 +146,11 @@ def serve_admitted(request, resource: str, user_id) -> HttpResponse:
         params={k: request.GET.get(k) for k in request.GET},
         headers={k.lower(): v for k, v in request.headers.items()},
         body=request.body, user_id=user_id, root=service_root(request))
-    if resource == "$batch":
-        response = batch_response(api_request)
-    else:
-        response = http_response(api.handle(api_request))
+    with database_turn():
+        if resource == "$batch":
+            response = batch_response(api_request)
+        else:
+            response = http_response(api.handle(api_request))
     return after_faults(request, response, knobs)
 
 

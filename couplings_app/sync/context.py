@@ -74,6 +74,8 @@ class Run:
         self.entity = self.mapping.remote_entity
         self.entity_set = self.mapping.remote_entity_set
         self.key = self.mapping.remote_key
+        if self.client is not None:  # the table is known: no metadata read before a bulk write
+            self.client.know_table(self.entity_set, self.entity, self.key)
         self.modified_attr = self.mapping.remote_modified_attribute
         self.attributes = metadata.attributes(self.entity)
         every = list(

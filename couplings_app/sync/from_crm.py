@@ -297,7 +297,7 @@ class FromCrm:
                                                  data=changes,
                                                  etag=row.get("@odata.etag") or "*"))
             sent.add(record.pk)
-        results = run.client.batch(operations, continue_on_error=True) if operations else []
+        results = run.client.write(operations) if operations else []
         refused = {str(op.id).lower() for op, result in zip(operations, results, strict=True)
                    if not result.ok}
         done = {r.pk: r.modified_at for r, row in created if r.pk in sent

@@ -103,8 +103,8 @@ class ToCrm:
         if not operations:
             return pending, done([])
         if send is None:
-            return pending, done(run.client.batch(operations, continue_on_error=True))
-        return pending, send.submit(run.client.batch, operations, continue_on_error=True)
+            return pending, done(run.client.write(operations))
+        return pending, send.submit(run.client.write, operations)
 
     def finish(self, started) -> None:
         """The page's `$batch` results: couplings confirmed, or the record's failure kept."""

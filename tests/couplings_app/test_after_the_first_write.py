@@ -73,13 +73,13 @@ def test_updates_whose_answer_was_lost_are_not_reported_failed(crm, ready, monke
     slept = []
     monkeypatch.setattr(crm.transport, "sleep",
                         lambda seconds: (slept.append(seconds), faults.clear_faults()))
-    real_batch = crm.batch
+    real_write = crm.write
 
-    def batch(operations, **options):
+    def write(operations, **options):
         faults.set_faults(drop_rate=1.0)  # carried out, then the connection dropped
-        return real_batch(operations, **options)
+        return real_write(operations, **options)
 
-    monkeypatch.setattr(crm, "batch", batch)
+    monkeypatch.setattr(crm, "write", write)
     try:
         [job] = synchronize(ready["CUSTOMER"], client=crm, direction=Direction.TO_CRM)
     finally:

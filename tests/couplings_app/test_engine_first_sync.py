@@ -183,13 +183,13 @@ def test_a_product_the_price_list_step_failed_for_is_retried_by_the_next_run(
 
 def test_a_crash_between_crm_create_and_coupling_creates_no_duplicate(crm, demo, monkeypatch):
     synchronize_basics(crm, demo)
-    real_batch = type(crm).batch
+    real_write = type(crm).write
 
-    def batch_then_die(self, operations, **kwargs):
-        real_batch(self, operations, **kwargs)  # the CRM has the records...
+    def write_then_die(self, operations, **kwargs):
+        real_write(self, operations, **kwargs)  # the CRM has the records...
         raise ConnectionError("worker killed before the couplings were saved")
 
-    monkeypatch.setattr(type(crm), "batch", batch_then_die)
+    monkeypatch.setattr(type(crm), "write", write_then_die)
     crashed = synchronize(demo["CUSTOMER"], client=crm, direction=Direction.TO_CRM, full=True,
                           only_coupled=False)
     assert crashed[0].status == JobStatus.FAILED

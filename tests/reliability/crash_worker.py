@@ -6,8 +6,9 @@ itself with SIGKILL at a chosen point (tests/reliability/test_crash.py starts it
 DATABASE_URL names the test database (the test's own); the CRM is the one the Connection row
 points to (a BackgroundServer of the test). POINT is where the process dies:
 
-- `none`: never by itself; the test kills it (while a `$batch` is in flight in the CRM);
-- `after_batch`: the second `$batch` has returned, its couplings are not saved yet;
+- `none`: never by itself; the test kills it (while a write is in flight in the CRM);
+- `after_batch`: the second write (`$batch` or bulk message) has returned, its couplings are
+  not saved yet;
 - `local_writes`: the first chunk of ERP records is written, its couplings are not;
 - `before_watermark`: every page is done, the watermark has not moved;
 - `claim`: the mapping is claimed, its job not yet marked running;
@@ -72,7 +73,7 @@ def arm(point):
     elif point == "hand_over":
         locks.hand_over = after_success(locks.hand_over)
     elif point == "after_batch":
-        DataverseClient.batch = after_calls(DataverseClient.batch, 2)
+        DataverseClient.write = after_calls(DataverseClient.write, 2)
     elif point == "local_writes":
         real = from_crm._bulk_or_one_by_one
 

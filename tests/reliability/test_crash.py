@@ -27,6 +27,7 @@ from couplings_app.sync.compare import same
 from couplings_app.sync.coupling import match_based_coupling
 from couplings_app.sync.runner import synchronize
 from crm_emulator import batch as crm_batch
+from crm_emulator import bulk as crm_bulk
 from erp_app.models import Customer
 from mappings_app.choices import Direction
 from mappings_app.connection import crm_client
@@ -181,31 +182,36 @@ def recover(crm, mapping, total):
     assert [str(d) for d in differences(crm, ["CUSTOMER"])] == []
 
 
-class HeldBatch:
-    """Holds the CRM's n-th `$batch` until the test says go: the request is in flight, the
-    worker that sent it can be killed, and then the CRM still carries it out."""
+class HeldWrite:
+    """Holds the CRM's n-th write request (a `$batch` or a bulk message such as CreateMultiple)
+    until the test says go: the request is in flight, the worker that sent it can be killed, and
+    then the CRM still carries it out."""
 
     def __init__(self, nth):
-        self.nth, self.seen = nth, 0
+        self.nth, self.seen, self.lock = nth, 0, threading.Lock()
         self.received, self.go, self.done = threading.Event(), threading.Event(), threading.Event()
-        self.real = crm_batch.execute
 
-    def __call__(self, api_request):
-        self.seen += 1
-        if self.seen != self.nth:
-            return self.real(api_request)
-        self.received.set()
-        self.go.wait(60)
-        try:
-            return self.real(api_request)
-        finally:
-            self.done.set()
+    def wrap(self, real):
+        def held(*args, **kwargs):
+            with self.lock:
+                self.seen += 1
+                mine = self.seen == self.nth
+            if not mine:
+                return real(*args, **kwargs)
+            self.received.set()
+            self.go.wait(60)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.done.set()
+        return held
 
 
-def test_killed_while_a_batch_is_in_flight(crm, demo, monkeypatch):
+def test_killed_while_a_write_is_in_flight(crm, demo, monkeypatch):
     mapping, total = demo["CUSTOMER"], expected_total(crm)
-    held = HeldBatch(2)
-    monkeypatch.setattr(crm_batch, "execute", held)
+    held = HeldWrite(2)
+    monkeypatch.setattr(crm_batch, "execute", held.wrap(crm_batch.execute))
+    monkeypatch.setattr(crm_bulk, "run", held.wrap(crm_bulk.run))
     worker = start_worker("none", Direction.TO_CRM)
     while not held.received.wait(0.2):
         assert worker.poll() is None, f"the worker ended first: {worker.communicate()}"

@@ -82,14 +82,14 @@ def test_a_crm_edit_made_while_an_erp_change_is_sent_is_not_lost(crm, demo, monk
     customer, remote_id = synchronized_pair(crm, demo)
     customer.city = "Changed in the ERP"
     customer.save()
-    person, real_batch = a_person(crm), type(crm).batch
+    person, real_write = a_person(crm), type(crm).write
 
-    def batch(self, operations, **kwargs):
+    def write(self, operations, **kwargs):
         if any(op.id == remote_id for op in operations):
             person.update("accounts", remote_id, {"telephone1": "+1 555 0199 changed in CRM"})
-        return real_batch(self, operations, **kwargs)
+        return real_write(self, operations, **kwargs)
 
-    monkeypatch.setattr(type(crm), "batch", batch)
+    monkeypatch.setattr(type(crm), "write", write)
     synchronize(mapping, client=crm)
     monkeypatch.undo()
     synchronize(mapping, client=crm)
