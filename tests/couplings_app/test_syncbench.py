@@ -109,4 +109,8 @@ def test_syncbench_reports_the_budgets_of_the_dataverse_profile():
         assert phase["limited_by"] in {"requests", "execution time", "concurrency"}
         assert phase["failed"] == 0 and phase["throttled"] >= 0
     assert baseline["records"] == by_name["full push"]["records"] == 500
+    # The baseline's client sends one record per operation (no bulk message): the CRM saw
+    # creates, not bulk records.
+    assert baseline["crm_usage"]["operations"].get("create") == 500
+    assert "bulk_records" not in baseline["crm_usage"]["operations"]
     assert "ceiling_records_per_second" not in by_name["no-op rerun"]
