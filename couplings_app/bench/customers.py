@@ -1,22 +1,15 @@
-"""The benchmark's phases, run inside the worker process of `manage.py syncbench`.
+"""The customer phases: a raw copy (the floor), a full push, 200 incremental changes right after
+it and again in steady state, a no-op rerun, 100 conflicts and a full pull, on the CUSTOMER
+mapping, then a field-by-field check of both sides (`check`). The same phases up to the steady
+state run on a reference set of 1,000 records, so the ratio "cost follows change" is printed in
+the same run; the baseline set runs only the full push, one request at a time."""
 
-The worker runs on scratch databases (its own DATA_DIR) and talks to the embedded CRM served by a
-separate process over loopback HTTP, so every phase pays real HTTP, JSON and process costs. Each
-phase reports wall seconds, records per second, HTTP requests, SQL queries and the peak resident
-memory of this process during the phase.
-"""
-
-import cProfile
-import os
-import sys
-import threading
-import time
 import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 
+from couplings_app.bench.measure import Phase
 from couplings_app.models import Coupling
 from couplings_app.sync.runner import synchronize
 from dataverse import BatchOperation, ClientCredentials, DataverseClient
@@ -25,94 +18,8 @@ from mappings_app.models import TableMapping
 
 BATCH = 1000
 CHANGES = 100
-
-
-def cpu_seconds(pid) -> float | None:
-    """User + system CPU time of another process (the CRM's), or None if it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-class Phase:
-    """Measures one phase: time, requests, queries, and peak memory sampled every 20 ms."""
-
-    def __init__(self, name, client, records):
-        self.name, self.client, self.records = name, client, records
-        self.queries = 0
-        self.peak_kb = 0
-
-    def _count(self, execute, sql, params, many, context):
-        self.queries += 1
-        return execute(sql, params, many, context)
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, rss_kb())
-            self._stop.wait(0.02)
-
-    def __enter__(self):
-        self._stop = threading.Event()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
-        self._requests = self.client.request_count
-        self._wrapper = connection.execute_wrapper(self._count)
-        self._wrapper.__enter__()
-        folder = os.environ.get("SYNCBENCH_PROFILE")  # a folder for one cProfile file per phase
-        self._profile = cProfile.Profile() if folder else None
-        progress(f"{self.name}…")
-        self._crm_pid = os.environ.get("SYNCBENCH_CRM_PID")
-        self._crm_cpu = cpu_seconds(self._crm_pid)
-        self._cpu = time.process_time()
-        self._start = time.perf_counter()
-        if self._profile:
-            self._profile.enable()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self._start
-        self.cpu = time.process_time() - self._cpu
-        crm_cpu = cpu_seconds(self._crm_pid)
-        self.crm_cpu = None if crm_cpu is None or self._crm_cpu is None else \
-            crm_cpu - self._crm_cpu
-        if self._profile:
-            self._profile.disable()
-            folder = os.environ["SYNCBENCH_PROFILE"]
-            os.makedirs(folder, exist_ok=True)
-            self._profile.dump_stats(os.path.join(folder, self.name.replace(" ", "-") + ".prof"))
-        self._wrapper.__exit__(*exc)
-        self._stop.set()
-        self._sampler.join()
-        self.peak_kb = max(self.peak_kb, rss_kb())
-        self.requests = self.client.request_count - self._requests
-        return False
-
-    def result(self) -> dict:
-        return {
-            "phase": self.name, "records": self.records, "seconds": round(self.seconds, 3),
-            "records_per_second": round(self.records / self.seconds) if self.seconds else None,
-            "http_requests": self.requests, "sql_queries": self.queries,
-            "peak_memory_mb": round(self.peak_kb / 1024, 1),
-            # CPU seconds of the sync process and of the CRM's: on a busy machine wall time
-            # varies, these much less; their sum against the wall shows the overlap.
-            "sync_cpu_seconds": round(self.cpu, 2),
-            "crm_cpu_seconds": None if self.crm_cpu is None else round(self.crm_cpu, 2),
-        }
-
-
-def progress(text):
-    print(f"  {text}", file=sys.stderr, flush=True)
+AFTER_FULL = "incremental after full"
+STEADY = "incremental (steady state)"
 
 
 def person_client(service_root, tenant):
@@ -178,7 +85,29 @@ def floor(client, n):
         client.batch(batch)
 
 
-def run_phases(n: int, service_root: str) -> list[dict]:
+def failed(jobs) -> int:
+    return sum(job.failed for job in jobs)
+
+
+def change(person, couplings, erp_city: str, crm_city: str) -> int:
+    """CHANGES customers changed in the ERP (the first half of `couplings`) and CHANGES other
+    accounts by a person in the CRM (the second half); how many records changed."""
+    from erp_app.models import Customer
+
+    erp_side = [local for local, _ in couplings[:CHANGES]]
+    crm_side = [remote for _, remote in couplings[CHANGES:2 * CHANGES]]
+    Customer.objects.filter(pk__in=erp_side).update(city=erp_city)
+    if crm_side:
+        person.batch([BatchOperation("PATCH", "accounts", id=str(r),
+                                     data={"address1_city": crm_city}, etag="*")
+                      for r in crm_side])
+    return len(erp_side) + len(crm_side)
+
+
+def run_phases(n: int, service_root: str, *, reference: bool = False, budget=None) -> list[dict]:
+    """The customer phases at `n` records. `reference`: only up to the steady-state incremental
+    phase (the set that `ratio_to_reference` divides by). `budget`: the CRM's Dataverse profile
+    usage, read around each phase that writes."""
     from django.core.management import call_command
 
     from erp_app.models import Customer
@@ -193,41 +122,45 @@ def run_phases(n: int, service_root: str) -> list[dict]:
         mapping = TableMapping.objects.get(name="CUSTOMER")
         client.who_am_i()
 
-        with Phase("floor", client, n) as phase:
+        with Phase("floor", client, n, budget) as phase:
             floor(client, n)
         results.append(phase.result())
 
-        with Phase("full push", client, n) as phase:
+        with Phase("full push", client, n, budget, watch_reads=True) as phase:
             # Both directions, as a full synchronization runs a bidirectional mapping.
-            synchronize(mapping, full=True, only_coupled=False, client=client)
-        results.append(phase.result())
+            jobs = synchronize(mapping, full=True, only_coupled=False, client=client)
+        results.append({**phase.result(), "failed": failed(jobs)})
 
-        with Phase("no-op rerun", client, 0) as phase:
-            synchronize(mapping, client=client)
-        results.append(phase.result())
-
-        # Incremental: 100 customers changed in the ERP, 100 other accounts in the CRM.
+        # 200 changes right after the full run (issue #16, part 2: the CRM's changes must not
+        # cost a walk over what the full run just wrote), then again after a quiet run.
         couplings = list(Coupling.objects.filter(local_model="erp_app.customer")
-                         .order_by("local_id").values_list("local_id", "remote_id")[:4 * CHANGES])
-        erp_side = [local for local, _ in couplings[:CHANGES]]
-        crm_side = [remote for _, remote in couplings[CHANGES:2 * CHANGES]]
-        Customer.objects.filter(pk__in=erp_side).update(city="Changed in ERP")
-        person.batch([BatchOperation("PATCH", "accounts", id=str(r),
-                                     data={"address1_city": "Changed in CRM"}, etag="*")
-                      for r in crm_side])
-        with Phase("incremental", client, 2 * CHANGES) as phase:
+                         .order_by("local_id").values_list("local_id", "remote_id")[:5 * CHANGES])
+        changed = change(person, couplings[:2 * CHANGES], "Changed in ERP", "Changed in CRM")
+        with Phase(AFTER_FULL, client, changed, budget, watch_reads=True) as phase:
+            jobs = synchronize(mapping, client=client)
+        results.append({**phase.result(), "among": n, "failed": failed(jobs)})
+
+        with Phase("no-op rerun", client, 0, watch_reads=True) as phase:
             synchronize(mapping, client=client)
         results.append(phase.result())
+
+        changed = change(person, couplings[2 * CHANGES:4 * CHANGES], "Changed again in ERP",
+                         "Changed again in CRM")
+        with Phase(STEADY, client, changed, budget, watch_reads=True) as phase:
+            jobs = synchronize(mapping, client=client)
+        results.append({**phase.result(), "among": n, "failed": failed(jobs)})
+        if reference:
+            return results
 
         # Conflicts: 100 records changed on both sides, policy none: all skipped.
         TableMapping.objects.filter(pk=mapping.pk).update(
             update_conflict_resolution=UpdateConflictResolution.NONE)
-        both = couplings[2 * CHANGES:3 * CHANGES]
+        both = couplings[4 * CHANGES:5 * CHANGES]
         Customer.objects.filter(pk__in=[local for local, _ in both]).update(name="ERP side")
         person.batch([BatchOperation("PATCH", "accounts", id=str(r), data={"name": "CRM side"},
                                      etag="*") for _, r in both])
         mapping.refresh_from_db()
-        with Phase("conflicts", client, CHANGES) as phase:
+        with Phase("conflicts", client, len(both)) as phase:
             jobs = synchronize(mapping, client=client)
         result = phase.result()
         result["skipped"] = sum(job.skipped for job in jobs)
@@ -239,12 +172,34 @@ def run_phases(n: int, service_root: str) -> list[dict]:
                 "name": f"Pulled {i}", "accountnumber": f"P{i:07d}", "customertypecode": 3,
                 "address1_city": "Boston", "telephone1": f"+1 617 {i:07d}"})
                 for i in range(start, min(n, start + BATCH))])
-        with Phase("full pull", client, n) as phase:
-            synchronize(mapping, direction=Direction.FROM_CRM, full=True, only_coupled=False,
-                        client=client)
-        results.append(phase.result())
+        with Phase("full pull", client, n, budget) as phase:
+            jobs = synchronize(mapping, direction=Direction.FROM_CRM, full=True,
+                               only_coupled=False, client=client)
+        results.append({**phase.result(), "failed": failed(jobs)})
         results.append({"phase": "correctness", **check(client, mapping)})
     return results
+
+
+def run_baseline(n: int, budget=None) -> list[dict]:
+    """The full push alone, on a fresh set of `n` customers, with the client the worker was
+    given (the orchestrator sets CRM_MAX_PARALLEL=1 and CRM_BULK_MESSAGES=0: one request at a
+    time, `$batch` only, as before issue #16). A fresh set rather than the main set reset:
+    deleting N accounts would itself spend the CRM's budget and leave N deletions for change
+    tracking to report, so the baseline would not start where the main full push started."""
+    from django.core.management import call_command
+
+    from mappings_app.connection import crm_client
+
+    call_command("setup_defaults", verbosity=0)
+    seller, currency = setup_erp(n)
+    with crm_client() as client:
+        couple_basics(client, seller, currency)
+        mapping = TableMapping.objects.get(name="CUSTOMER")
+        client.who_am_i()
+        floor(client, n)  # the CRM's table as the main set's full push finds it (not measured)
+        with Phase("baseline full push (one request at a time)", client, n, budget) as phase:
+            jobs = synchronize(mapping, full=True, only_coupled=False, client=client)
+        return [{**phase.result(), "failed": failed(jobs)}]
 
 
 def check(client, mapping) -> dict:
