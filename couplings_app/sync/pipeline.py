@@ -23,10 +23,11 @@ def read_ahead(pages):
 
 
 class Sender:
-    """Sends requests one at a time in a thread of its own; `submit` returns at once."""
+    """Sends up to `depth` pages' writes at once in threads of its own; `submit` returns at
+    once. (The client bounds the requests of all of them together.)"""
 
-    def __init__(self):
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="crm-write")
+    def __init__(self, depth: int = 1):
+        self._pool = ThreadPoolExecutor(depth, thread_name_prefix="crm-write")
 
     def submit(self, function, *args, **kwargs) -> Future:
         return self._pool.submit(function, *args, **kwargs)

@@ -11,6 +11,7 @@ From the CRM, a mapping with a delta link reads by Dataverse change tracking ins
 
 import logging
 import uuid
+from collections import deque
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -231,28 +232,36 @@ def pipelined(run) -> bool:
 
 
 def write_pages(run, engine, candidates):
-    """ERP → CRM with the CRM's write of page n overlapping the decisions of page n + 1."""
-    sender = pipeline.Sender()
-    waiting = None  # (page, what engine.finish needs) of the page whose batch is in flight
+    """ERP → CRM with the CRM's writes of the pages in flight overlapping the decisions of the
+    next page; pages are finished in order, the oldest once `in_flight(run)` pages are sent."""
+    depth = in_flight(run)
+    sender = pipeline.Sender(depth)
+    waiting = deque()  # (page, what engine.finish needs) of the pages whose writes are sent
     try:
         for page in candidates:
             if run.cancelled():
                 raise Cancelled
-            started = engine.start(page, send=sender)
-            if waiting is not None:
-                finish_page(run, engine, *waiting)
-            waiting = (page, started)
-        if waiting is not None:
-            page, started = waiting
-            waiting = None
-            finish_page(run, engine, page, started)
+            waiting.append((page, engine.start(page, send=sender)))
+            if len(waiting) >= depth:
+                finish_page(run, engine, *waiting.popleft())
+        while waiting:
+            finish_page(run, engine, *waiting.popleft())
     except Cancelled:
-        if waiting is not None:  # its batch was sent: keep what it did
-            finish_page(run, engine, *waiting)
+        while waiting:  # their writes were sent: keep what they did
+            finish_page(run, engine, *waiting.popleft())
         raise
     finally:
-        sender.close()  # a batch in flight completes; if its page was not finished, its
+        sender.close()  # a write in flight completes; if its page was not finished, its
         # couplings stay pending and the next run confirms each create it finds in the CRM
+
+
+def in_flight(run) -> int:
+    """Pages whose writes may be in flight at once: enough that the client's parallel requests
+    (up to `max_parallel` chunks of `batch_size`) never wait for the next page to be decided,
+    so the slots a page's last chunks leave free are taken by the next page's first chunks; at
+    least 2 (one written while the next is decided), at most 4 (pages held in memory)."""
+    chunks_per_page = max(1, run.page_size // max(1, run.client.batch_size))
+    return min(4, 1 + -(-run.client.max_parallel // chunks_per_page))
 
 
 def finish_page(run, engine, page, started):

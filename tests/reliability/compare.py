@@ -1,9 +1,9 @@
 """Both sides compared on every mapped field of every enabled table mapping, and duplicates counted.
 
-syncbench's correctness check (couplings_app/bench/customers.py `check`) knows only the CUSTOMER mapping and
-five text fields; this one reads the field mappings, so it covers every enabled mapping, every
-enabled field mapping (constants, transformation rules and lookups through couplings included),
-in the representation of the side a field is written to:
+syncbench's correctness check (couplings_app/bench/customers.py `check`) knows only the CUSTOMER
+mapping and five text fields; this one reads the field mappings, so it covers every enabled
+mapping, every enabled field mapping (constants, transformation rules and lookups through
+couplings included), in the representation of the side a field is written to:
 
 - a field written to the CRM (To Integration Table or Bidirectional): the ERP value as the engine
   would send it (`to_remote`) against the CRM row's attribute;
