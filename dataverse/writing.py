@@ -38,7 +38,7 @@ from .errors import (
     request_label,
     shorten,
 )
-from .parallel import run_all
+from .parallel import balanced, run_all, width_of
 from .query import chunks
 from .resends import existing, settle_resends
 from .values import dumps
@@ -151,8 +151,9 @@ class Writing:
             groups.setdefault((op.entity_set, message) if message else ("", None), []).append(n)
         parts: list[list[int]] = []
         tasks: list[Callable[[], list[BatchResult]]] = []
+        width = width_of(self.max_parallel, self.transport.dop_hint)
         for (_, message), indexes in groups.items():
-            for chunk in chunks(indexes, self.batch_size):
+            for chunk in balanced(indexes, self.batch_size, width):
                 ops = [operations[n] for n in chunk]
                 parts.append(list(chunk))
                 tasks.append(partial(self._write_part, message, ops))
