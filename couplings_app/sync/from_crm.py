@@ -343,7 +343,9 @@ class FromCrm:
                                                  local_id__in=list(done)))
         for coupling in couplings:
             coupling.local_modified_at = done[coupling.local_id]
-        bulk_set(Coupling, couplings, ["local_modified_at"])
+            # The CRM row holds every value the ERP → CRM direction sends, as it would send it.
+            sender.run.stamp_fingerprint(coupling)
+        bulk_set(Coupling, couplings, ["local_modified_at", "fields_fingerprint"])
 
     def write_updates(self, updates):
         if not updates:
