@@ -35,7 +35,6 @@ from mappings_app.values import ValueProblem, record_key
 logger = logging.getLogger(__name__)
 RESULT = "last_result_from_crm"
 _GONE = object()  # the modified-on of an ERP record that no longer exists
-_RECORDS = object()  # the modified-on of the record passed
 
 
 class FromCrm:
@@ -62,9 +61,13 @@ class FromCrm:
         # The coupled ERP records are first read as (pk, modified-on) only: a row `decide`
         # finds unchanged by the stamps needs nothing more, and only the others are loaded.
         stamps = self.local_stamps([c.local_id for c in couplings.values()])
-        settled = {remote_id for row in rows
-                   if (coupling := couplings.get(remote_id := str(row[run.key]).lower()))
-                   and self.unchanged(row, remote_id, coupling, stamps)}
+        settled = {}  # CRM id -> its decision, when `decide` needs no ERP record for it
+        for row in rows:
+            remote_id = str(row[run.key]).lower()
+            coupling = couplings.get(remote_id)
+            if coupling is not None and (decision := self.unchanged(row, remote_id, coupling,
+                                                                    stamps)):
+                settled[remote_id] = decision
         records = self.model._default_manager.in_bulk(
             [c.local_id for remote_id, c in couplings.items() if remote_id not in settled])
         run.prefetch(list(records.values()))
@@ -76,11 +79,12 @@ class FromCrm:
             remote_id = str(row[run.key]).lower()
             coupling = couplings.get(remote_id)
             record = records.get(coupling.local_id) if coupling else None
-            # A record loaded is read as loaded (it may have gone since its stamp was read).
-            stamp_ = stamps.get(coupling.local_id) if remote_id in settled else \
-                (record.modified_at if record is not None else _GONE)
             try:
-                outcome = self.decide(row, remote_id, coupling, record, resolve, paths, stamp_)
+                if remote_id in settled:
+                    outcome = self.act(settled[remote_id], row, remote_id, coupling, None,
+                                       resolve, paths, {})
+                else:
+                    outcome = self.decide(row, remote_id, coupling, record, resolve, paths)
             except ValueProblem as problem:
                 run.fail(f"{run.remote_label(row)}: {problem}", remote_id=remote_id,
                          remote_label=run.remote_label(row),
@@ -153,12 +157,16 @@ class FromCrm:
             stamps.update(manager.filter(pk__in=chunk).values_list("pk", "modified_at"))
         return stamps
 
-    def unchanged(self, row, remote_id, coupling, stamps) -> bool:
-        """Unchanged since its last synchronization by the stamps alone: its ERP record is not
-        even loaded (in a full run: on both sides, with the same field mappings)."""
+    def unchanged(self, row, remote_id, coupling, stamps):
+        """The decision (UNCHANGED) for a row unchanged since its last synchronization by the
+        stamps alone, else None: its ERP record is not even loaded (in a full run: unchanged
+        on both sides, with the same field mappings)."""
         stamp_ = stamps.get(coupling.local_id, _GONE)
-        facts = self.facts(row, remote_id, coupling, stamp_)
-        return decide(self.policy, facts).action is Action.UNCHANGED
+        if stamp_ is not _GONE and self.mapping.direction == Direction.BIDIRECTIONAL and \
+                erp_changed(coupling, stamp_):
+            self.unsent.add(coupling.pk)
+        decision = decide(self.policy, self.facts(row, remote_id, coupling, stamp_))
+        return decision if decision.action is Action.UNCHANGED else None
 
     def facts(self, row, remote_id, coupling, local_stamp) -> Facts:
         """The row as `decide` reads it: its coupling, its ERP record's modified-on
@@ -188,12 +196,10 @@ class FromCrm:
                      and coupling.pk not in self.unsent,
                      field_mappings_unchanged=run.same_field_mappings(coupling.fields_fingerprint))
 
-    def decide(self, row, remote_id, coupling, record, resolve, paths, local_stamp=_RECORDS):
+    def decide(self, row, remote_id, coupling, record, resolve, paths):
         """What to write for the row (None, or (kind, record, fields)); counts and marks the
-        coupling for what needs no write. `local_stamp`: the ERP record's modified-on, when the
-        record was not loaded (unchanged by the stamps)."""
-        if local_stamp is _RECORDS:
-            local_stamp = record.modified_at if record is not None else _GONE
+        coupling for what needs no write."""
+        local_stamp = record.modified_at if record is not None else _GONE
         if local_stamp is not _GONE and coupling is not None and \
                 self.mapping.direction == Direction.BIDIRECTIONAL and \
                 erp_changed(coupling, local_stamp):
