@@ -13,8 +13,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from mappings_app.choices import Direction
-from mappings_app.kinds import OPTION, REMOTE_KINDS, TEXT
-from mappings_app.values import local_value, to_local, to_remote
+from mappings_app.kinds import LOOKUP, OPTION, REMOTE_KINDS, TEXT
+from mappings_app.values import ValueProblem, local_value, to_local, to_remote
 
 
 def local_reader(model, path: str):
@@ -36,14 +36,21 @@ def remote_converter(field_mapping, attribute: dict):
     def general(value, resolve):
         return to_remote(field_mapping, value, attribute, resolve=resolve)
 
-    if field_mapping.constant_value or field_mapping.transforms(Direction.TO_CRM) \
-            or REMOTE_KINDS.get(attribute.get("type"), TEXT) != TEXT:
+    if field_mapping.transforms(Direction.TO_CRM):
         return general
+    if field_mapping.constant_value and REMOTE_KINDS.get(attribute.get("type")) != LOOKUP:
+        return once(general)  # (a reference's id depends on the couplings of the moment)
+    if field_mapping.constant_value:
+        return general
+    text_kind = REMOTE_KINDS.get(attribute.get("type"), TEXT) == TEXT
     limit = attribute.get("max_length")
+    empty_is_none = not field_mapping.not_null  # an empty value is sent as null
 
     def text(value, resolve):
-        if type(value) is str and value and not (limit and len(value) > limit):
+        if type(value) is str and value and text_kind and not (limit and len(value) > limit):
             return value
+        if empty_is_none and (value is None or value == ""):
+            return None
         return general(value, resolve)
     return text
 
@@ -55,15 +62,41 @@ def local_converter(field_mapping, model_field, attribute: dict | None):
         return to_local(field_mapping, value, model_field, resolve=resolve, attribute=attribute)
 
     kind = REMOTE_KINDS.get((attribute or {}).get("type"))
-    if field_mapping.constant_value or field_mapping.transforms(Direction.FROM_CRM) \
-            or model_field is None or model_field.is_relation or model_field.choices \
-            or not isinstance(model_field, (models.CharField, models.TextField)) \
-            or kind == OPTION:
+    if field_mapping.transforms(Direction.FROM_CRM) or model_field is None:
         return general
+    if field_mapping.constant_value and not model_field.is_relation:
+        return once(general)
+    if field_mapping.constant_value:
+        return general
+    plain_text = not (model_field.is_relation or model_field.choices or kind == OPTION) \
+        and isinstance(model_field, (models.CharField, models.TextField))
     limit = model_field.max_length
+    # What an empty CRM value becomes in this field (None, or "" where the column takes no
+    # null), asked once; with Not Null it is a refusal, asked each time.
+    empty = [] if field_mapping.not_null else [general(None, None)]
 
     def text(value, resolve):
-        if type(value) is str and value and not (limit and len(value) > limit):
+        if type(value) is str and value and plain_text and not (limit and len(value) > limit):
             return value
+        if empty and (value is None or value == ""):
+            return empty[0]
         return general(value, resolve)
     return text
+
+
+def once(convert):
+    """A converter whose answer does not depend on the value (a constant with no
+    transformation): asked the first time, then repeated (the value, or the same refusal)."""
+    answer = []
+
+    def constant(value, resolve):
+        if not answer:
+            try:
+                answer.append((True, convert(value, resolve)))
+            except ValueProblem as problem:
+                answer.append((False, str(problem)))
+        ok, result = answer[0]
+        if not ok:
+            raise ValueProblem(result)
+        return result
+    return constant

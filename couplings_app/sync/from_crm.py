@@ -312,9 +312,9 @@ class FromCrm:
                 # the template) is the ERP's to send: until it is sent, the next run to the CRM
                 # compares the record (send_erp_values sends it at the end of the page).
                 coupling.local_modified_at = None
-                self.created_here.append((record, row))
+                self.created_here.append((record, row, coupling))
             couplings.append(coupling)
-        bulk_insert(Coupling, couplings, keys=False)
+        bulk_insert(Coupling, couplings, keys=bool(self.created_here))  # (their pks: below)
 
     def send_erp_values(self, created) -> None:
         """The values the ERP gave the records this page created (a No. from the number series,
@@ -327,9 +327,9 @@ class FromCrm:
         sender = ToCrmPayload(Run(mapping=self.mapping, job=run.job, client=run.client,
                                   direction=Direction.TO_CRM,
                                   integration_user=run.integration_user))
-        resolve = ToCrmLookups(sender.run, [record for record, _ in created])
+        resolve = ToCrmLookups(sender.run, [record for record, _, _ in created])
         operations, sent = [], set()  # sent: the pks of the records whose values could be sent
-        for record, row in created:
+        for record, row, _ in created:
             try:
                 changes = sender.changes(sender.payload(record, resolve, create=False), row)
             except ValueProblem:
@@ -342,11 +342,9 @@ class FromCrm:
         results = run.client.batch(operations, continue_on_error=True) if operations else []
         refused = {str(op.id).lower() for op, result in zip(operations, results, strict=True)
                    if not result.ok}
-        done = {r.pk: r.modified_at for r, row in created if r.pk in sent
+        done = {r.pk: r.modified_at for r, row, _ in created if r.pk in sent
                 and str(row[run.key]).lower() not in refused}
-        couplings = list(Coupling.objects.filter(local_model=self.mapping.local_model,
-                                                 remote_entity=run.entity,
-                                                 local_id__in=list(done)))
+        couplings = [coupling for record, _, coupling in created if record.pk in done]
         for coupling in couplings:
             coupling.local_modified_at = done[coupling.local_id]
             # The CRM row holds every value the ERP → CRM direction sends, as it would send it.

@@ -78,3 +78,15 @@ def test_same_answers_as_comparing_the_normalized_values(a, b):
     from couplings_app.sync.compare import normalize
 
     assert same(a, b) == (normalize(a) == normalize(b))
+
+
+def test_a_constant_is_converted_once_and_its_refusal_repeated_for_every_record():
+    too_long = FieldMapping(local_field="city", remote_attribute="address1_city",
+                            constant_value="x" * 61)
+    compiled = remote_converter(too_long, TEXT)
+    expected = outcome(to_remote, too_long, None, TEXT)
+    assert expected[0] == "refused"
+    assert [outcome(compiled, v, None) for v in ("a", None, "b")] == [expected] * 3
+    option = {"name": "customertypecode", "type": "Picklist", "options": {"3": "Customer"}}
+    constant = FieldMapping(remote_attribute="customertypecode", constant_value="3")
+    assert remote_converter(constant, option)(None, None) == to_remote(constant, None, option) == 3
