@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from couplings_app.sync import rules
+from couplings_app.sync.bulk import new_instance
 from couplings_app.sync.compare import remote_date_equal, same
 from couplings_app.sync.compiled import local_converter, local_reader, remote_converter
 from couplings_app.sync.context import Run, web_name
@@ -210,7 +211,7 @@ class FromCrmValues:
 
     def new_record(self, values: dict):
         """A new ERP record: the mapping's ERP template, then the row's values (`values`)."""
-        record = self.model()
+        record = new_instance(self.model)
         for name, value in (self.run.mapping.local_template or {}).items():
             field, _ = resolve_local_field(self.model, name)
             if field is not None and field.is_relation:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions
-from couplings_app.sync.bulk import bulk_insert, bulk_set
+from couplings_app.sync.bulk import bulk_insert, bulk_set, new_instance
 from couplings_app.sync.compare import remote_stamp, stamp
 from couplings_app.sync.context import Run, in_chunks
 from couplings_app.sync.convert import FromCrmValues, PathTargets, ToCrmPayload, differing
@@ -303,9 +303,9 @@ class FromCrm:
             run.counts["inserted"] += 1
             run.counts["coupled"] += 1
             run.created_ids.append(record.pk)
-            coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
-                                local_id=record.pk, remote_entity=run.entity,
-                                remote_id=row[run.key])
+            coupling = new_instance(Coupling, mapping=self.mapping, local_id=record.pk,
+                                    local_model=self.mapping.local_model,
+                                    remote_entity=run.entity, remote_id=row[run.key])
             self.mark_ok(coupling, record, row)
             if self.mapping.direction == Direction.BIDIRECTIONAL:
                 # What the ERP gave the new record itself (its No. from the series, defaults of

@@ -14,7 +14,7 @@ from django.utils import timezone
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions, rules
-from couplings_app.sync.bulk import bulk_insert, bulk_set
+from couplings_app.sync.bulk import bulk_insert, bulk_set, new_instance
 from couplings_app.sync.compare import remote_stamp, stamp
 from couplings_app.sync.context import Run
 from couplings_app.sync.convert import ToCrmPayload
@@ -295,9 +295,10 @@ class ToCrm:
 
     # --- outcomes ------------------------------------------------------------------------------
     def new_coupling(self, record, new_couplings):
-        coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
-                            local_id=record.pk, remote_entity=self.run.entity,
-                            remote_id=uuid.uuid4(), pending_create=True)
+        coupling = new_instance(Coupling, mapping=self.mapping, local_id=record.pk,
+                                local_model=self.mapping.local_model,
+                                remote_entity=self.run.entity, remote_id=uuid.uuid4(),
+                                pending_create=True)
         new_couplings.append(coupling)
         return coupling
 

@@ -90,3 +90,29 @@ def test_a_constant_is_converted_once_and_its_refusal_repeated_for_every_record(
     option = {"name": "customertypecode", "type": "Picklist", "options": {"3": "Customer"}}
     constant = FieldMapping(remote_attribute="customertypecode", constant_value="3")
     assert remote_converter(constant, option)(None, None) == to_remote(constant, None, option) == 3
+
+
+@pytest.mark.parametrize("model, values", [
+    ("couplings_app.Coupling", {"local_model": "erp_app.customer", "local_id": 7,
+                                "remote_entity": "account", "pending_create": True,
+                                "remote_id": "12fc4258-a689-5350-ad9e-4e4bfeaa3941"}),
+    ("erp_app.Contact", {"no": "CT-C1", "name": "Cronus", "city": "Atlanta"}),
+    ("erp_app.Customer", {}),
+])
+def test_a_new_instance_made_quickly_is_the_one_model_init_makes(model, values):
+    from django.apps import apps
+
+    from couplings_app.sync.bulk import new_instance as new
+
+    cls = apps.get_model(model)
+    quick, usual = new(cls, **values), cls(**values)
+    called = {f.attname for f in cls._meta.concrete_fields
+              if f.has_default() and callable(f.default)}
+    for field in cls._meta.concrete_fields:
+        if field.attname in called and field.name not in values:
+            assert type(getattr(quick, field.attname)) is type(getattr(usual, field.attname))
+            continue
+        assert getattr(quick, field.attname) == getattr(usual, field.attname), field.name
+    assert (quick._state.adding, quick._state.db, quick.pk) == (True, None, None)
+    if "system_id" in called:
+        assert new(cls).system_id != new(cls).system_id  # a callable default per instance
