@@ -55,6 +55,9 @@ def synchronized_at():
 
 def test_a_full_run_compares_no_record_unchanged_on_both_sides(crm, demo, compared):
     couple_and_full_sync(crm, demo)
+    # A customer created from the CRM is compared by the second full run, which sends the
+    # values only the ERP sends (the first one read its row without them).
+    synchronize(demo["CUSTOMER"], client=crm, full=True)
     assert all(len(f) == 40 for f in customer_couplings().values_list("fields_fingerprint",
                                                                       flat=True))
     before = synchronized_at()
@@ -70,6 +73,7 @@ def test_a_full_run_compares_no_record_unchanged_on_both_sides(crm, demo, compar
 
 def test_a_full_pull_compares_no_row_the_push_left_as_the_erp_has_it(crm, demo, compared):
     couple_and_full_sync(crm, demo)
+    synchronize(demo["CUSTOMER"], client=crm, full=True)
     compared[FROM].clear()
     jobs = synchronize(demo["CUSTOMER"], client=crm, direction=FROM, full=True)
     assert not set(compared[FROM]) & coupled_accounts()
@@ -79,6 +83,7 @@ def test_a_full_pull_compares_no_row_the_push_left_as_the_erp_has_it(crm, demo, 
 def test_a_record_changed_on_one_side_is_still_compared_by_a_full_run(crm, demo, as_crm_user,
                                                                       compared):
     couple_and_full_sync(crm, demo)
+    synchronize(demo["CUSTOMER"], client=crm, full=True)
     changed_in_erp, changed_in_crm = Customer.objects.filter(
         pk__in=customer_couplings().values("local_id")).order_by("pk")[:2]
     changed_in_erp.phone_no = "+1 555 0101"
@@ -99,6 +104,7 @@ def test_a_record_changed_on_one_side_is_still_compared_by_a_full_run(crm, demo,
 def test_after_a_field_mapping_changes_the_next_full_run_compares_and_writes_every_record(
         crm, demo, compared):
     couple_and_full_sync(crm, demo)
+    synchronize(demo["CUSTOMER"], client=crm, full=True)
     demo["CUSTOMER"].field_mappings.filter(remote_attribute="telephone1").update(
         direction=TO, constant_value="+1 555 0199")
     compared[TO].clear()
@@ -140,3 +146,13 @@ def test_decide_skips_a_full_runs_compare_only_when_both_sides_and_the_field_map
     assert decide(policy, facts(field_mappings_unchanged=True)).action is Action.COMPARE
     assert decide(policy, facts(other_side_unchanged=True, field_mappings_unchanged=True,
                                 failed_before=True)).action is Action.COMPARE
+
+
+def test_a_customer_created_from_the_crm_is_compared_by_the_next_full_run(crm, demo, compared):
+    couple_and_full_sync(crm, demo)
+    from_crm = {str(c.remote_id).lower() for c in customer_couplings()
+                if len(c.fields_fingerprint) < 40}
+    assert from_crm  # the demo's CRM holds accounts the ERP does not
+    compared[TO].clear()
+    synchronize(demo["CUSTOMER"], client=crm, full=True)
+    assert from_crm <= set(compared[TO])
