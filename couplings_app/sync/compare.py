@@ -38,7 +38,14 @@ def _guid_like(text: str) -> bool:
     return len(text) == 36 and text.count("-") == 4
 
 
+_CONTAINERS = (dict, list, tuple, set)  # compared by their text (order matters there)
+
+
 def same(a, b) -> bool:
+    # Two equal values of one type normalize alike: the common case (a value unchanged) needs
+    # no normalizing. (A NaN is not equal to itself: it takes the long way.)
+    if type(a) is type(b) and type(a) not in _CONTAINERS and a == b:
+        return True
     return normalize(a) == normalize(b)
 
 

@@ -17,7 +17,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from couplings_app.sync import rules
+from couplings_app.sync.bulk import new_instance
 from couplings_app.sync.compare import remote_date_equal, same
+from couplings_app.sync.compiled import local_converter, local_reader, remote_converter
 from couplings_app.sync.context import Run, web_name
 from couplings_app.sync.lookups import FromCrmLookups, bind_name
 from mappings_app.choices import Direction
@@ -28,8 +30,6 @@ from mappings_app.values import (
     local_value,
     record_key,
     remote_value,
-    to_local,
-    to_remote,
 )
 
 SERIES = re.compile(r"#+")
@@ -59,7 +59,23 @@ class ToCrmPayload:
         self.run = run
         self.binds = {}  # "ownerid@odata.bind" -> "_ownerid_value", to compare with the row
         self.partial = set()  # records whose CRM row keeps values that differ from the ERP's
-        self._template = self._shared = None
+        self._template = self._shared = self._plan = None
+        self._compare = {}  # payload name -> (the row's property, compared as a date)
+
+    def plan(self) -> list:
+        """Per field mapping of the direction, decided once per run: (field mapping, CRM
+        attribute, reader of the ERP value or None, converter, a reference)."""
+        if self._plan is None:
+            run = self.run
+            self._plan = []
+            for fm in run.fields:
+                if not fm.remote_attribute:
+                    continue
+                attribute = run.attributes[fm.remote_attribute]
+                read = local_reader(run.model, fm.local_field) if fm.local_field else None
+                self._plan.append((fm, attribute, read, remote_converter(fm, attribute),
+                                   REMOTE_KINDS.get(attribute["type"]) == LOOKUP))
+        return self._plan
 
     def key(self, fm) -> str:
         """The payload's name of a field mapping's attribute."""
@@ -78,16 +94,13 @@ class ToCrmPayload:
         """The CRM attributes of the record: template (creates), then the field mappings."""
         run = self.run
         values = self.template() if create else {}
-        for fm in run.fields:
-            if not fm.remote_attribute:
-                continue
-            attribute = run.attributes[fm.remote_attribute]
-            source = local_value(record, fm.local_field) if fm.local_field else None
+        for fm, attribute, read, convert, lookup in self.plan():
+            source = read(record) if read is not None else None
             try:
-                value = to_remote(fm, source, attribute, resolve=resolve)
+                value = convert(source, resolve)
             except ValueProblem as problem:
                 raise ValueProblem(f"{run.local_label(record)}: {problem}") from None
-            if REMOTE_KINDS.get(attribute["type"]) == LOOKUP:
+            if lookup:
                 target = fm.lookup_mapping
                 if value is None and (create or attribute.get("required")):
                     self.not_sent(record, fm)
@@ -126,10 +139,14 @@ class ToCrmPayload:
                 if not same(current, wanted):
                     diff[name] = value
                 continue
-            attribute = run.attributes.get(name)
-            current = row.get(web_name(attribute)) if attribute else row.get(name)
-            kind = REMOTE_KINDS.get((attribute or {}).get("type"))
-            equal = remote_date_equal(current, value) if kind == DATE else same(current, value)
+            plan = self._compare.get(name)
+            if plan is None:
+                attribute = run.attributes.get(name)
+                kind = REMOTE_KINDS.get((attribute or {}).get("type"))
+                plan = self._compare[name] = (web_name(attribute) if attribute else name,
+                                              kind == DATE)
+            current = row.get(plan[0])
+            equal = remote_date_equal(current, value) if plan[1] else same(current, value)
             if not equal:
                 diff[name] = value
         return diff
@@ -147,8 +164,13 @@ class FromCrmValues:
     def fields(self) -> list:
         """(field mapping, ERP model field) of the direction, resolved once per run."""
         if self._fields is None:
-            self._fields = [(fm, resolve_local_field(self.model, fm.local_field)[0])
-                            for fm in self.run.fields if fm.local_field]
+            self._fields = []
+            for fm in self.run.fields:
+                if not fm.local_field:
+                    continue
+                field = resolve_local_field(self.model, fm.local_field)[0]
+                attribute = self.run.attributes.get(fm.remote_attribute)
+                self._fields.append((fm, field, local_converter(fm, field, attribute)))
         return self._fields
 
     def shared(self) -> set:
@@ -161,10 +183,9 @@ class FromCrmValues:
         """{attname: value} of the ERP record from the row's mapped attributes."""
         run = self.run
         result = {}
-        for fm, field in self.fields():
+        for fm, field, convert in self.fields():
             source = remote_value(row, fm.remote_attribute) if fm.remote_attribute else None
-            attribute = run.attributes.get(fm.remote_attribute)
-            value = to_local(fm, source, field, resolve=resolve, attribute=attribute)
+            value = convert(source, resolve)
             if isinstance(value, Reference):
                 raise ValueProblem(f"{fm.local_field}: {value} could not be resolved.")
             if "." in fm.local_field:
@@ -190,7 +211,7 @@ class FromCrmValues:
 
     def new_record(self, values: dict):
         """A new ERP record: the mapping's ERP template, then the row's values (`values`)."""
-        record = self.model()
+        record = new_instance(self.model)
         for name, value in (self.run.mapping.local_template or {}).items():
             field, _ = resolve_local_field(self.model, name)
             if field is not None and field.is_relation:

@@ -13,9 +13,9 @@ from django.utils import timezone
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions
-from couplings_app.sync.bulk import bulk_insert, bulk_set
+from couplings_app.sync.bulk import bulk_insert, bulk_set, new_instance
 from couplings_app.sync.compare import remote_stamp, stamp
-from couplings_app.sync.context import Run
+from couplings_app.sync.context import Run, in_chunks
 from couplings_app.sync.convert import FromCrmValues, PathTargets, ToCrmPayload, differing
 from couplings_app.sync.decision import (
     Action,
@@ -34,6 +34,7 @@ from mappings_app.values import ValueProblem, record_key
 
 logger = logging.getLogger(__name__)
 RESULT = "last_result_from_crm"
+_GONE = object()  # the modified-on of an ERP record that no longer exists
 
 
 class FromCrm:
@@ -57,18 +58,33 @@ class FromCrm:
         couplings = {str(c.remote_id).lower(): c for c in Coupling.objects.filter(
             remote_entity=run.entity, local_model=self.mapping.local_model, remote_id__in=ids)}
         self.match(rows, couplings)
+        # The coupled ERP records are first read as (pk, modified-on) only: a row `decide`
+        # finds unchanged by the stamps needs nothing more, and only the others are loaded.
+        stamps = self.local_stamps([c.local_id for c in couplings.values()])
+        settled = {}  # CRM id -> its decision, when `decide` needs no ERP record for it
+        for row in rows:
+            remote_id = str(row[run.key]).lower()
+            coupling = couplings.get(remote_id)
+            if coupling is not None and (decision := self.unchanged(row, remote_id, coupling,
+                                                                    stamps)):
+                settled[remote_id] = decision
         records = self.model._default_manager.in_bulk(
-            [c.local_id for c in couplings.values()])
+            [c.local_id for remote_id, c in couplings.items() if remote_id not in settled])
         run.prefetch(list(records.values()))
-        resolve = FromCrmLookups(run, rows)
-        paths = PathTargets(run, rows, resolve)
+        wanted = [row for row in rows if str(row[run.key]).lower() not in settled]
+        resolve = FromCrmLookups(run, wanted)
+        paths = PathTargets(run, wanted, resolve)
         creates, updates, touched = [], [], []
         for row in rows:
             remote_id = str(row[run.key]).lower()
             coupling = couplings.get(remote_id)
             record = records.get(coupling.local_id) if coupling else None
             try:
-                outcome = self.decide(row, remote_id, coupling, record, resolve, paths)
+                if remote_id in settled:
+                    outcome = self.act(settled[remote_id], row, remote_id, coupling, None,
+                                       resolve, paths, {})
+                else:
+                    outcome = self.decide(row, remote_id, coupling, record, resolve, paths)
             except ValueProblem as problem:
                 run.fail(f"{run.remote_label(row)}: {problem}", remote_id=remote_id,
                          remote_label=run.remote_label(row),
@@ -133,9 +149,30 @@ class FromCrm:
                 "with Set Up Coupling, or make the ERP records' values unique.")
 
     # --- what to do with one row -------------------------------------------------------------
-    def facts(self, row, remote_id, coupling, record) -> Facts:
-        """The row as `decide` reads it: its coupling, its ERP record (None: gone), the run."""
+    def local_stamps(self, pks) -> dict:
+        """{pk: modified_at} of the ERP records, in IN lists of a bounded size."""
+        stamps = {}
+        manager = self.model._default_manager
+        for chunk in in_chunks(pks):
+            stamps.update(manager.filter(pk__in=chunk).values_list("pk", "modified_at"))
+        return stamps
+
+    def unchanged(self, row, remote_id, coupling, stamps):
+        """The decision (UNCHANGED) for a row unchanged since its last synchronization by the
+        stamps alone, else None: its ERP record is not even loaded (in a full run: unchanged
+        on both sides, with the same field mappings)."""
+        stamp_ = stamps.get(coupling.local_id, _GONE)
+        if stamp_ is not _GONE and self.mapping.direction == Direction.BIDIRECTIONAL and \
+                erp_changed(coupling, stamp_):
+            self.unsent.add(coupling.pk)
+        decision = decide(self.policy, self.facts(row, remote_id, coupling, stamp_))
+        return decision if decision.action is Action.UNCHANGED else None
+
+    def facts(self, row, remote_id, coupling, local_stamp) -> Facts:
+        """The row as `decide` reads it: its coupling, its ERP record's modified-on
+        (`local_stamp`; _GONE: the record is gone), the run."""
         run = self.run
+        exists = local_stamp is not _GONE
         own = own_crm_change(run, row)
         if coupling is None:
             return Facts(Direction.FROM_CRM, coupled=False, own_crm_change=own,
@@ -146,23 +183,28 @@ class FromCrm:
         # (a field left as the CRM has it, a person's change next to an ERP-only restore).
         echo = own and remote_id not in run.first_half.different \
             and not coupling.crm_values_pending
-        return Facts(Direction.FROM_CRM, counterpart_exists=record is not None,
+        changed_in_erp = exists and erp_changed(coupling, local_stamp)
+        return Facts(Direction.FROM_CRM, counterpart_exists=exists,
                      stamp_unchanged=modified == coupling.remote_modified_at,
-                     erp_changed=record is not None and erp_changed(coupling, record.modified_at),
+                     erp_changed=changed_in_erp,
                      crm_changed=modified != coupling.remote_modified_at, own_crm_change=echo,
-                     left_equal_by_first_half=record is not None and self.left_equal_by_this_run(
-                         coupling),
+                     left_equal_by_first_half=exists and self.left_equal_by_this_run(coupling),
                      failed_before=getattr(coupling, RESULT) == SyncResult.FAILURE,
                      full=run.full, only_coupled=run.only_coupled,
-                     deletion_reported=deletions.reported(coupling, deletions.LOCAL, modified))
+                     deletion_reported=deletions.reported(coupling, deletions.LOCAL, modified),
+                     other_side_unchanged=exists and not changed_in_erp
+                     and coupling.pk not in self.unsent,
+                     field_mappings_unchanged=run.same_field_mappings(coupling.fields_fingerprint))
 
     def decide(self, row, remote_id, coupling, record, resolve, paths):
         """What to write for the row (None, or (kind, record, fields)); counts and marks the
         coupling for what needs no write."""
-        if record is not None and self.mapping.direction == Direction.BIDIRECTIONAL and \
-                erp_changed(coupling, record.modified_at):
+        local_stamp = record.modified_at if record is not None else _GONE
+        if local_stamp is not _GONE and coupling is not None and \
+                self.mapping.direction == Direction.BIDIRECTIONAL and \
+                erp_changed(coupling, local_stamp):
             self.unsent.add(coupling.pk)
-        facts = self.facts(row, remote_id, coupling, record)
+        facts = self.facts(row, remote_id, coupling, local_stamp)
         decision = decide(self.policy, facts)
         changed = {}
         if decision.action is Action.COMPARE:
@@ -261,18 +303,18 @@ class FromCrm:
             run.counts["inserted"] += 1
             run.counts["coupled"] += 1
             run.created_ids.append(record.pk)
-            coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
-                                local_id=record.pk, remote_entity=run.entity,
-                                remote_id=row[run.key])
+            coupling = new_instance(Coupling, mapping=self.mapping, local_id=record.pk,
+                                    local_model=self.mapping.local_model,
+                                    remote_entity=run.entity, remote_id=row[run.key])
             self.mark_ok(coupling, record, row)
             if self.mapping.direction == Direction.BIDIRECTIONAL:
                 # What the ERP gave the new record itself (its No. from the series, defaults of
                 # the template) is the ERP's to send: until it is sent, the next run to the CRM
                 # compares the record (send_erp_values sends it at the end of the page).
                 coupling.local_modified_at = None
-                self.created_here.append((record, row))
+                self.created_here.append((record, row, coupling))
             couplings.append(coupling)
-        bulk_insert(Coupling, couplings, keys=False)
+        bulk_insert(Coupling, couplings, keys=bool(self.created_here))  # (their pks: below)
 
     def send_erp_values(self, created) -> None:
         """The values the ERP gave the records this page created (a No. from the number series,
@@ -285,9 +327,9 @@ class FromCrm:
         sender = ToCrmPayload(Run(mapping=self.mapping, job=run.job, client=run.client,
                                   direction=Direction.TO_CRM,
                                   integration_user=run.integration_user))
-        resolve = ToCrmLookups(sender.run, [record for record, _ in created])
+        resolve = ToCrmLookups(sender.run, [record for record, _, _ in created])
         operations, sent = [], set()  # sent: the pks of the records whose values could be sent
-        for record, row in created:
+        for record, row, _ in created:
             try:
                 changes = sender.changes(sender.payload(record, resolve, create=False), row)
             except ValueProblem:
@@ -300,11 +342,11 @@ class FromCrm:
         results = run.client.write(operations) if operations else []
         refused = {str(op.id).lower() for op, result in zip(operations, results, strict=True)
                    if not result.ok}
-        done = {r.pk: r.modified_at for r, row in created if r.pk in sent
+        done = {r.pk: r.modified_at for r, row, _ in created if r.pk in sent
                 and str(row[run.key]).lower() not in refused}
-        couplings = list(Coupling.objects.filter(local_model=self.mapping.local_model,
-                                                 remote_entity=run.entity,
-                                                 local_id__in=list(done)))
+        couplings = [coupling for record, _, coupling in created if record.pk in done]
+        # (Its ERP → CRM half of the fingerprint stays empty: the row was read without the
+        # attributes only the ERP sends, so the next full run compares it, and sends them.)
         for coupling in couplings:
             coupling.local_modified_at = done[coupling.local_id]
         bulk_set(Coupling, couplings, ["local_modified_at"])
@@ -366,6 +408,7 @@ class FromCrm:
         if coupling.pk is None or coupling.pk not in self.unsent:
             coupling.local_modified_at = record.modified_at
         coupling.remote_modified_at = remote_stamp(row, self.run.modified_attr)
+        self.run.stamp_fingerprint(coupling)
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_from_crm = self.run.job
         coupling.last_synced_at = timezone.now()
@@ -389,7 +432,7 @@ class FromCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_modified_at", RESULT, "last_job_from_crm",
                   "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error",
-                  "deleted_side", "crm_values_pending"]
+                  "deleted_side", "crm_values_pending", "fields_fingerprint"]
         bulk_set(Coupling, couplings, fields)
 
 

@@ -20,16 +20,15 @@ from itertools import groupby
 from django.db.models.functions import Lower
 
 from couplings_app.models import Coupling
+from couplings_app.sync.compiled import local_reader, remote_converter
 from couplings_app.sync.context import web_name
 from couplings_app.sync.lookups import FromCrmLookups, ToCrmLookups
 from mappings_app import local_filter
 from mappings_app.values import (
     Reference,
     ValueProblem,
-    local_value,
     remote_value,
     to_local,
-    to_remote,
 )
 
 CHUNK = 500
@@ -85,10 +84,13 @@ def find_remote_matches(run, records, groups, exclude_remote=()) -> Matches:
         if not remaining:
             break
         wanted = {}
+        converters = [(local_reader(run.model, fm.local_field),
+                       remote_converter(fm, run.attributes[fm.remote_attribute]))
+                      for fm in fields]
         for record in remaining:
             try:
-                wanted[record.pk] = [_remote_match_value(run, fm, record, resolve)
-                                     for fm in fields]
+                wanted[record.pk] = [_remote_match_value(convert(read(record), resolve))
+                                     for read, convert in converters]
             except ValueProblem as problem:
                 found.problems.append((record, problem))
         attribute = run.attributes[fields[0].remote_attribute]
@@ -125,9 +127,7 @@ def find_remote_matches(run, records, groups, exclude_remote=()) -> Matches:
     return found
 
 
-def _remote_match_value(run, fm, record, resolve):
-    value = to_remote(fm, local_value(record, fm.local_field),
-                      run.attributes[fm.remote_attribute], resolve=resolve)
+def _remote_match_value(value):
     return None if isinstance(value, Reference) else value
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions, rules
-from couplings_app.sync.bulk import bulk_insert, bulk_set
+from couplings_app.sync.bulk import bulk_insert, bulk_set, new_instance
 from couplings_app.sync.compare import remote_stamp, stamp
 from couplings_app.sync.context import Run
 from couplings_app.sync.convert import ToCrmPayload
@@ -224,7 +224,13 @@ class ToCrm:
             crm_changed = modified is not None and modified > coupling.created_at
         else:
             crm_changed = remote_stamp(row, run.modified_attr) != coupling.remote_modified_at
-        return replace(facts, crm_changed=crm_changed, own_crm_change=own_crm_change(run, row))
+        own = own_crm_change(run, row)
+        # The CRM row holds what the ERP last sent: not changed since, or changed last by the
+        # sync itself (its write of the ERP's values), with nothing left for the CRM → ERP half.
+        crm_as_sent = (not crm_changed or own) and not coupling.crm_values_pending
+        return replace(facts, crm_changed=crm_changed, own_crm_change=own,
+                       other_side_unchanged=crm_as_sent,
+                       field_mappings_unchanged=run.same_field_mappings(coupling.fields_fingerprint))
 
     def decide(self, record, coupling, rows, resolve):
         """What to write for the record (None, or (kind, payload)); counts and marks the
@@ -289,9 +295,10 @@ class ToCrm:
 
     # --- outcomes ------------------------------------------------------------------------------
     def new_coupling(self, record, new_couplings):
-        coupling = Coupling(mapping=self.mapping, local_model=self.mapping.local_model,
-                            local_id=record.pk, remote_entity=self.run.entity,
-                            remote_id=uuid.uuid4(), pending_create=True)
+        coupling = new_instance(Coupling, mapping=self.mapping, local_id=record.pk,
+                                local_model=self.mapping.local_model,
+                                remote_entity=self.run.entity, remote_id=uuid.uuid4(),
+                                pending_create=True)
         new_couplings.append(coupling)
         return coupling
 
@@ -300,6 +307,7 @@ class ToCrm:
             self.run.first_half.different.add(str(coupling.remote_id).lower())
             coupling.crm_values_pending = True  # taken by the next run from the CRM
         coupling.local_modified_at = record.modified_at
+        self.run.stamp_fingerprint(coupling)
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_to_crm = self.run.job
         coupling.last_synced_at = timezone.now()
@@ -347,7 +355,7 @@ class ToCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_id", RESULT, "last_job_to_crm", "last_synced_at",
                   "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error",
-                  "deleted_side", "crm_values_pending"]
+                  "deleted_side", "crm_values_pending", "fields_fingerprint"]
         bulk_set(Coupling, couplings, fields)
 
 

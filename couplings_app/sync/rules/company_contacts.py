@@ -5,7 +5,7 @@ CONTACT mapping translates a person's company to the parent account through it.
 
 from django.db import IntegrityError, transaction
 
-from couplings_app.sync.bulk import bulk_insert
+from couplings_app.sync.bulk import bulk_insert, new_instance
 from couplings_app.sync.rules.registry import register
 from mappings_app.choices import Direction
 
@@ -27,7 +27,8 @@ def company_contacts_for_new_customers(run, created_ids) -> None:
     customers = run.model._default_manager.filter(pk__in=created_ids).values(
         "pk", "no", "name", "address", "city", "post_code", "phone_no", "email",
         "country_region_code", "salesperson_id")
-    contacts = {f"CT-{c['no']}"[:20]: Contact(
+    contacts = {f"CT-{c['no']}"[:20]: new_instance(
+        Contact,
         no=f"CT-{c['no']}"[:20], type=ContactType.COMPANY, name=c["name"], customer_id=c["pk"],
         address=c["address"], city=c["city"], post_code=c["post_code"], phone_no=c["phone_no"],
         email=c["email"], country_region_code=c["country_region_code"],
