@@ -96,7 +96,7 @@ class Width:
             self._cond.notify_all()
 
 
-MIN_SPLIT = 50
+MIN_SPLIT = 250
 
 
 def balanced(items: Sequence[Any], size: int, width: int) -> list[Sequence[Any]]:

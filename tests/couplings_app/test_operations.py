@@ -127,6 +127,7 @@ def test_a_cancelled_job_stops_at_the_next_page_and_keeps_what_was_done(crm, dem
         SyncJob.objects.filter(pk=run.job.pk).update(cancel_requested=True)
 
     monkeypatch.setattr(runner, "finish_page", finish_then_cancel)
+    crm.max_parallel = 1  # two pages in flight at most (runner.in_flight)
     jobs = runner.synchronize(demo["CUSTOMER"], client=crm, direction="to_crm", full=True,
                               only_coupled=False, page_size=3)
     job = jobs[0]
@@ -141,7 +142,14 @@ def test_a_cancelled_job_stops_at_the_next_page_and_keeps_what_was_done(crm, dem
                                    last_job_to_crm=job).count() > 0
 
 
-def test_the_crm_writes_a_page_while_the_next_one_is_decided(crm, demo, monkeypatch):
+@pytest.mark.parametrize(("max_parallel", "order"), [
+    (1, ["start", "start", "finish", "start", "finish", "finish"]),  # 2 pages in flight
+    (2, ["start", "start", "start", "finish", "finish", "finish"]),  # 3: all of them
+])
+def test_the_crm_writes_a_page_while_the_next_one_is_decided(crm, demo, monkeypatch,
+                                                             max_parallel, order):
+    """Pages' writes stay in flight while the next page is decided (as many as fill the
+    client's parallel requests: here one request a page), and are finished in order."""
     from couplings_app.sync import runner
     from couplings_app.sync.to_crm import ToCrm
 
@@ -160,11 +168,12 @@ def test_the_crm_writes_a_page_while_the_next_one_is_decided(crm, demo, monkeypa
 
     monkeypatch.setattr(ToCrm, "start", start)
     monkeypatch.setattr(ToCrm, "finish", finish)
+    crm.max_parallel = max_parallel
     job = runner.synchronize(demo["CUSTOMER"], client=crm, direction="to_crm", full=True,
                              only_coupled=False, page_size=4)[0]
     assert job.status == JobStatus.SUCCEEDED, job.message
     kinds = [kind for kind, _ in events]
-    assert kinds == ["start", "start", "finish", "start", "finish", "finish"]  # 10 records
+    assert kinds == order  # 10 records in pages of 4
     assert job.progress_done == 10
     assert not Coupling.objects.filter(local_model="erp_app.customer", pending_create=True) \
         .exclude(last_result_to_crm=SyncResult.FAILURE).exists()
