@@ -114,3 +114,13 @@ def test_syncbench_reports_the_budgets_of_the_dataverse_profile():
     assert baseline["crm_usage"]["operations"].get("create") == 500
     assert "bulk_records" not in baseline["crm_usage"]["operations"]
     assert "ceiling_records_per_second" not in by_name["no-op rerun"]
+
+
+@pytest.mark.parametrize("internal", [["--serve-crm", "8123"], ["--worker", "--set", "main"]])
+def test_the_internal_roles_refuse_the_users_databases(internal):
+    """`--serve-crm` opens the CRM's control endpoint and `--worker` writes: only on the
+    scratch databases syncbench makes, never on the ones in use."""
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="scratch databases"):
+        call_command("syncbench", *internal)

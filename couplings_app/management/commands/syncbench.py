@@ -64,6 +64,9 @@ class Command(BaseCommand):
     def handle(self, *args, records, json: bool, worker, service_root, out, **options):
         if records < 1:
             raise CommandError("--records must be at least 1.")
+        if (options["serve_crm"] or worker) and not scratch_only():
+            raise CommandError("--serve-crm and --worker are syncbench's own: they run only on "
+                               "the scratch databases syncbench makes (run it without them).")
         if options["serve_crm"]:
             return serve_crm(options["serve_crm"], options["crm_profile"], options["time_scale"])
         if worker:
@@ -89,7 +92,7 @@ class Command(BaseCommand):
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         env = {k: v for k, v in os.environ.items()
                if k not in {"DATABASE_URL", "CRM_DATABASE_URL", "REDIS_URL", "CRM_URL"}}
-        env.update(SECRET_KEY="syncbench-scratch-key-" + "x" * 40, PYTHONUNBUFFERED="1")
+        env.update(SECRET_KEY=SCRATCH_KEY, PYTHONUNBUFFERED="1")
         self.stderr.write(f"syncbench: {plan.records} records, scratch databases in {scratch}")
         template = scratch / "migrated"
         template.mkdir()
@@ -167,6 +170,17 @@ class Plan:
             yield "baseline", self.records
         if self.demo:
             yield "demo", self.demo
+
+
+SCRATCH_KEY = "syncbench-scratch-key-" + "x" * 40
+
+
+def scratch_only() -> bool:
+    """Is this process one the orchestrator started on its scratch databases (they and only
+    they get its secret key and a DATA_DIR under the system's temporary folder)?"""
+    data_dir = Path(settings.DATA_DIR).resolve()
+    return settings.SECRET_KEY == SCRATCH_KEY and data_dir.is_relative_to(
+        Path(tempfile.gettempdir()).resolve())
 
 
 def serve_crm(port: int, profile: str | None, time_scale: float):
