@@ -247,6 +247,10 @@ def find_local_matches(run, rows, groups) -> Matches:
                                                 remote_entity=mapping.remote_entity)
                  .values("local_id"))
     remaining, taken = list(rows), set()
+    # One query says whether any record is free at all (a full pull into a table whose records
+    # are all coupled finds none): then no value needs looking for, only converting (for its
+    # problems, as when it is looked for).
+    any_free = base.exists()
     for _priority, fields in groups:
         if not remaining:
             break
@@ -263,7 +267,7 @@ def find_local_matches(run, rows, groups) -> Matches:
         first = resolved[0]
         values = sorted({_plain(v[0]) for v in wanted.values() if v[0] not in (None, "")})
         candidates = []
-        for start in range(0, len(values), CHUNK):
+        for start in range(0, len(values) if any_free else 0, CHUNK):
             chunk = values[start:start + CHUNK]
             if first.get_internal_type() in ("CharField", "TextField", "EmailField", "SlugField"):
                 query = base.annotate(_match=Lower(first.attname)).filter(
