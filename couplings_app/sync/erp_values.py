@@ -2,11 +2,12 @@
 
 A record created from a CRM row gets values of the ERP's own (a No. from the number series, a
 template's defaults, ERP-only fields); they are sent to the row at the end of the page, so the
-sides agree when the run ends. The page's PATCHes are sent in a thread of their own while the
-next page is read and decided (`send`); their answers are taken before the next page's are sent
-and at the end of the direction (`collect`). A record whose values were not confirmed keeps its
-coupling unstamped (no ERP modified-on): the next run to the CRM compares it and sends them, or
-reports why not. So a run that dies with a page's PATCHes in flight loses nothing.
+sides agree when the run ends. The page's PATCHes are sent in a thread of their own (`send`,
+right after the page's new records are committed) while the page's updates are written and its
+rules run; their answers are taken when the page ends (`collect`), before the next page. A
+record whose values were not confirmed keeps its coupling unstamped (no ERP modified-on), as
+when the worker dies between its creation and the end of its page (as before: the page's
+updates were written in between too).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from mappings_app.values import ValueProblem
 
 
 class ErpValues:
-    """Sends the ERP's values of a page's new records, one page in flight at a time."""
+    """Sends the ERP's values of a page's new records while the rest of the page is done."""
 
     def __init__(self, run):
         self.run = run
@@ -31,7 +32,7 @@ class ErpValues:
 
     def send(self, created) -> None:
         """Builds the PATCHes of `created` ([(record, its CRM row, its coupling)]) and sends
-        them in the background, after the previous page's are collected."""
+        them in the background (a previous page's are collected first)."""
         self.collect()
         if not created:
             return

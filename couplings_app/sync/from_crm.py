@@ -110,9 +110,9 @@ class FromCrm:
                 touched.append(coupling)
         self.created_here = []
         self.write_creates(creates)
+        self.send_erp_values(self.created_here)  # in flight while the page's updates are written
         self.write_updates(updates)
         self.save_couplings([c for c in touched if c.pk])
-        self.send_erp_values(self.created_here)
 
     def match(self, rows, couplings) -> None:
         """Match before create: a row that would be created (no coupling, not the sync's own)
@@ -319,11 +319,11 @@ class FromCrm:
 
     def send_erp_values(self, created) -> None:
         """The ERP's values of the records this page created go to their CRM rows, sent while
-        the next page is worked on (`erp_values.ErpValues`); `finish` takes the last answers."""
+        the rest of the page is done (`erp_values.ErpValues`); `finish` takes the answers."""
         self.erp_values.send(created)
 
     def finish(self) -> None:
-        """At the end of the direction: the answers of the last page's ERP values."""
+        """At the end of a page (its rules done): the answers of its ERP values."""
         self.erp_values.collect()
 
     def close(self) -> None:

@@ -221,18 +221,18 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
 
 
 def process_pages(run, engine, candidates):
-    """Page by page; CRM → ERP sends a page's ERP values back while the next page is worked
-    on, and takes their answers before the direction ends (a write still in flight when the
-    job stops is waited for, its records left for the next run to send)."""
+    """Page by page; CRM → ERP sends a page's ERP values back while the page's updates and
+    rules are done, and takes their answers at the end of the page (a write still in flight
+    when the job stops is waited for, its records left for the next run to send)."""
     try:
         for page in candidates:
             if run.cancelled():
                 raise Cancelled
             engine.process(page)
             rules.after_page(run, page)
+            if isinstance(engine, FromCrm):
+                engine.finish()
             run.flush(len(page))
-        if isinstance(engine, FromCrm):
-            engine.finish()
     finally:
         if isinstance(engine, FromCrm):
             engine.close()
