@@ -13,6 +13,7 @@ Both take model instances whose attributes hold Python values, as the ORM would.
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from uuid import UUID
 
 from django.db import connections, router, transaction
@@ -56,6 +57,40 @@ def converter(field, connection):
     return slow
 
 
+def passing(field, connection) -> tuple:
+    """The types a value of `field` goes to the database as it is (its converter would return
+    it unchanged): a row of a page is prepared without a call per such value. None always
+    passes (every converter returns it)."""
+    types = {type(None)}
+    if isinstance(field, DecimalField):
+        types.add(Decimal)
+    elif isinstance(field, UUIDField):
+        if connection.features.has_native_uuid_field:
+            types.add(UUID)
+    elif type(field) is DateTimeField:
+        pass
+    elif field.is_relation or isinstance(field, IntegerField):
+        types.add(int)
+    elif isinstance(field, (CharField, TextField)):
+        types.add(str)
+    elif isinstance(field, BooleanField):
+        types.add(bool)
+    return frozenset(types)
+
+
+def row_maker(fields, connection):
+    """A function making the list of `fields`' database values of an object."""
+    if not fields:
+        return lambda obj: []
+    read = attrgetter(*[f.attname for f in fields])
+    plan = [(passing(f, connection), converter(f, connection)) for f in fields]
+    if len(fields) == 1:
+        (ok, convert), = plan
+        return lambda obj: [v if type(v := read(obj)) in ok else convert(v)]
+    return lambda obj: [v if type(v) in ok else convert(v)
+                        for (ok, convert), v in zip(plan, read(obj), strict=True)]
+
+
 def _overrides_pre_save(field) -> bool:
     return type(field).pre_save is not Field.pre_save
 
@@ -78,8 +113,8 @@ def bulk_set(model, objs, fields) -> int:
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     sql = (f"UPDATE {quote(model._meta.db_table)} SET {assignments} "
            f"WHERE {quote(model._meta.pk.column)} = %s")
-    prepare = [(f.attname, converter(f, connection)) for f in fields]
-    rows = [[convert(getattr(obj, name)) for name, convert in prepare] + [obj.pk] for obj in objs]
+    make = row_maker(fields, connection)
+    rows = [make(obj) + [obj.pk] for obj in objs]
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
@@ -99,13 +134,13 @@ def bulk_insert(model, objs, *, keys: bool = True) -> None:
     connection = connections[alias]
     meta = model._meta
     fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    prepare = [(f.attname, converter(f, connection)) for f in fields]
+    make = row_maker(fields, connection)
     pre_save = [f for f in fields if _overrides_pre_save(f)]
     rows = []
     for obj in objs:
         for field in pre_save:
             field.pre_save(obj, True)
-        rows.append([convert(getattr(obj, name)) for name, convert in prepare])
+        rows.append(make(obj))
     # Inside a caller's transaction no savepoint is needed: a failure rolls back the caller's.
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
         key = _own_key(meta)

@@ -12,8 +12,10 @@ A run from the CRM reads its candidates (`runner.remote_pages`) one of two ways:
 - **by the watermark**, as before change tracking, when there is no link yet, the link was
   refused (an expired token, 0x80044352, or any error), the table has no change tracking
   (0x80072491), or the run is a full one. Such a run first establishes a new link (`establish`:
-  the key of every row, pages of 5,000, only the last page's delta link kept), so changes made
-  while it runs are read again by the next run (the engine takes a row twice without harm).
+  the key of every row, pages of 5,000, only the last page's delta link kept; the first page,
+  which fixes the link's version, before the run's read, the others in a thread beside it), so
+  changes made while it runs are read again by the next run (the engine takes a row twice
+  without harm).
 
 The link to keep is saved only at the end of the direction, next to the watermark (`keep`): a
 run that dies before reads the same changes again next time, and the engine's decisions are
@@ -25,11 +27,13 @@ deletions would make a run's cost and memory follow the table's size, not the ch
 """
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from couplings_app.choices import SyncResult
 from couplings_app.models import Coupling
 from couplings_app.sync import deletions
 from couplings_app.sync.decision import Action, Facts, Policy, deleted_counterpart
+from couplings_app.sync.pipeline import done
 from dataverse.errors import DataverseError
 from mappings_app.choices import DeletionConflictResolution, Direction
 from mappings_app.models import TableMapping
@@ -38,17 +42,40 @@ logger = logging.getLogger(__name__)
 ESTABLISH_PAGE_SIZE = 5000  # Dataverse's largest page
 
 
-def establish(run) -> str:
-    """A new delta link for the run's table, "" when the CRM does not track it (or refused)."""
+def establish(run) -> Future:
+    """A new delta link for the run's table ("" when the CRM does not track it, or refused), as
+    a future: `keep` takes its result at the end of the direction.
+
+    The first page of the change-tracking read fixes the link's version (Dataverse answers every
+    change made after that request with the link), so it is read here, before the run's own
+    read; the other pages (only keys, 5,000 a page) are read in a thread of their own while the
+    run reads and writes: waiting for every key of a large table first was the largest wait of
+    a full run from the CRM."""
     try:
         changes = run.client.iter_changes(run.entity_set, select=[run.key],
                                           page_size=ESTABLISH_PAGE_SIZE)
-        for _ in changes:
-            pass  # only the link of the last page is wanted
+        pages = iter(changes)
+        next(pages, None)
     except DataverseError as exc:
-        logger.info("no change tracking for %s: %s", run.entity_set, exc)
-        return ""
-    return changes.delta_link or ""
+        return done(_untracked(run, exc))
+
+    def rest():
+        try:
+            for _ in pages:
+                pass  # only the link of the last page is wanted
+        except DataverseError as exc:
+            return _untracked(run, exc)
+        return changes.delta_link or ""
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="crm-establish")
+    future = pool.submit(rest)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _untracked(run, exc) -> str:
+    logger.info("no change tracking for %s: %s", run.entity_set, exc)
+    return ""
 
 
 def open_link(run):
@@ -159,6 +186,8 @@ def keep(run, hold) -> None:
     changes in the CRM, by Synchronize Now, or by a run that falls back to the (held)
     watermark."""
     link = getattr(run, "delta_link", None)
+    if isinstance(link, Future):
+        link = link.result()
     if link is None:
         return  # read neither by a link nor establishing one: the link stays as it is
     if hold is not None and getattr(run, "read_by_link", False):

@@ -16,7 +16,7 @@ from couplings_app.sync import deletions
 from couplings_app.sync.bulk import bulk_insert, bulk_set, new_instance
 from couplings_app.sync.compare import remote_stamp, stamp
 from couplings_app.sync.context import Run, in_chunks
-from couplings_app.sync.convert import FromCrmValues, PathTargets, ToCrmPayload, differing
+from couplings_app.sync.convert import FromCrmValues, PathTargets, differing
 from couplings_app.sync.decision import (
     Action,
     Facts,
@@ -26,9 +26,9 @@ from couplings_app.sync.decision import (
     erp_changed,
     own_crm_change,
 )
-from couplings_app.sync.lookups import FromCrmLookups, ToCrmLookups
+from couplings_app.sync.erp_values import ErpValues
+from couplings_app.sync.lookups import FromCrmLookups
 from couplings_app.sync.matching import describe, find_local_matches, match_fields
-from dataverse import BatchOperation
 from mappings_app.choices import Direction
 from mappings_app.values import ValueProblem, record_key
 
@@ -50,6 +50,7 @@ class FromCrm:
         self.unsent = set()
         self.ambiguous = {}  # CRM id -> the ERP records its natural key finds (more than one)
         self.groups = match_fields(self.mapping)
+        self.erp_values = ErpValues(run)
 
     def process(self, rows: list[dict]) -> None:
         run = self.run
@@ -109,9 +110,9 @@ class FromCrm:
                 touched.append(coupling)
         self.created_here = []
         self.write_creates(creates)
+        self.send_erp_values(self.created_here)  # in flight while the page's updates are written
         self.write_updates(updates)
         self.save_couplings([c for c in touched if c.pk])
-        self.send_erp_values(self.created_here)
 
     def match(self, rows, couplings) -> None:
         """Match before create: a row that would be created (no coupling, not the sync's own)
@@ -317,39 +318,16 @@ class FromCrm:
         bulk_insert(Coupling, couplings, keys=bool(self.created_here))  # (their pks: below)
 
     def send_erp_values(self, created) -> None:
-        """The values the ERP gave the records this page created (a No. from the number series,
-        a template's defaults, ERP-only fields) go to their CRM rows now, in one `$batch`, so
-        the sides agree when the run ends. A record whose values cannot be sent keeps its
-        coupling unstamped: the next run to the CRM sends them, or reports why not."""
-        if not created:
-            return
-        run = self.run
-        sender = ToCrmPayload(Run(mapping=self.mapping, job=run.job, client=run.client,
-                                  direction=Direction.TO_CRM,
-                                  integration_user=run.integration_user))
-        resolve = ToCrmLookups(sender.run, [record for record, _, _ in created])
-        operations, sent = [], set()  # sent: the pks of the records whose values could be sent
-        for record, row, _ in created:
-            try:
-                changes = sender.changes(sender.payload(record, resolve, create=False), row)
-            except ValueProblem:
-                continue  # the next run to the CRM reports it, with the record and the field
-            if changes:
-                operations.append(BatchOperation("PATCH", run.entity_set, id=str(row[run.key]),
-                                                 data=changes,
-                                                 etag=row.get("@odata.etag") or "*"))
-            sent.add(record.pk)
-        results = run.client.write(operations) if operations else []
-        refused = {str(op.id).lower() for op, result in zip(operations, results, strict=True)
-                   if not result.ok}
-        done = {r.pk: r.modified_at for r, row, _ in created if r.pk in sent
-                and str(row[run.key]).lower() not in refused}
-        couplings = [coupling for record, _, coupling in created if record.pk in done]
-        # (Its ERP → CRM half of the fingerprint stays empty: the row was read without the
-        # attributes only the ERP sends, so the next full run compares it, and sends them.)
-        for coupling in couplings:
-            coupling.local_modified_at = done[coupling.local_id]
-        bulk_set(Coupling, couplings, ["local_modified_at"])
+        """The ERP's values of the records this page created go to their CRM rows, sent while
+        the rest of the page is done (`erp_values.ErpValues`); `finish` takes the answers."""
+        self.erp_values.send(created)
+
+    def finish(self) -> None:
+        """At the end of a page (its rules done): the answers of its ERP values."""
+        self.erp_values.collect()
+
+    def close(self) -> None:
+        self.erp_values.close()
 
     def write_updates(self, updates):
         if not updates:

@@ -9,11 +9,14 @@ Coupling and every synchronization that may create records use the same two func
     find_remote_matches(run, records, groups)  # ERP records → the uncoupled CRM row each matches
     find_local_matches(run, rows, groups)      # CRM rows → the uncoupled ERP record each matches
 
-Both work per page: one request (CRM) or one query (ERP) per match priority and 500 values, then
-a comparison in memory (trimmed; case-insensitive unless the field mapping says otherwise).
+Both work per page, then compare in memory. The CRM is asked once for all match priorities
+(`In(no, [...]) or In(name, [...])`, as many values a request as its URL allows, the requests
+side by side); the ERP once per match priority and 500 values. The comparison in memory is
+trimmed and case-insensitive unless the field mapping says otherwise.
 Exactly one free match couples; more than one is reported, never guessed; none means "create".
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -23,6 +26,7 @@ from couplings_app.models import Coupling
 from couplings_app.sync.compiled import local_reader, remote_converter
 from couplings_app.sync.context import web_name
 from couplings_app.sync.lookups import FromCrmLookups, ToCrmLookups
+from dataverse.query import encode
 from mappings_app import local_filter
 from mappings_app.values import (
     Reference,
@@ -31,7 +35,11 @@ from mappings_app.values import (
     to_local,
 )
 
-CHUNK = 500
+CHUNK = 500  # values an ERP query looks for
+VALUES_PER_IN = 500  # values of one In() of a CRM request
+URL_BUDGET = 24_000  # characters of a CRM request's filter: Dataverse takes URLs up to 32 KB
+IN_OVERHEAD = 80  # characters of `Microsoft.Dynamics.CRM.In(PropertyName='...',...)` encoded
+LOCAL_CHUNK = 1000  # ids of one ERP query
 
 
 @dataclass
@@ -71,46 +79,50 @@ def equal(fields, values, others) -> bool:
     return True
 
 
+def _key(fm, value):
+    """A value as `equal` compares it (None for an empty one, which equals nothing)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    return text if fm.case_sensitive_matching else text.casefold()
+
+
 # --- ERP records → CRM rows -----------------------------------------------------------------------
 def find_remote_matches(run, records, groups, exclude_remote=()) -> Matches:
     """For each ERP record (none of them coupled), the one free CRM row its match fields find.
     A CRM row already coupled to a record of this ERP table, or in `exclude_remote`, is not free.
+
+    The CRM is asked once for every match priority (`remote_candidates`): each query of the CRM
+    reads its table's rows, so a page whose records match nothing costs one round of reads, not
+    one per priority. The priorities are then tried in order in memory, as before.
     """
     mapping = run.mapping
     found = Matches()
     resolve = ToCrmLookups(run, records)
-    remaining, taken = list(records), {str(i).lower() for i in exclude_remote}
-    for _priority, fields in groups:
+    taken = {str(i).lower() for i in exclude_remote}
+    plans = [_remote_plan(run, fields, records, resolve) for _priority, fields in groups]
+    by_key = {str(row[mapping.remote_key]).lower(): row
+              for row in remote_candidates(run, plans)}
+    coupled = _coupled_ids(mapping, list(by_key))
+    free = [row for key, row in by_key.items() if key not in coupled]
+    remaining = list(records)
+    for fields, names, wanted, problems in plans:
         if not remaining:
             break
-        wanted = {}
-        converters = [(local_reader(run.model, fm.local_field),
-                       remote_converter(fm, run.attributes[fm.remote_attribute]))
-                      for fm in fields]
-        for record in remaining:
-            try:
-                wanted[record.pk] = [_remote_match_value(convert(read(record), resolve))
-                                     for read, convert in converters]
-            except ValueProblem as problem:
-                found.problems.append((record, problem))
-        attribute = run.attributes[fields[0].remote_attribute]
-        values = sorted({str(v[0]) for v in wanted.values() if v[0] not in (None, "")})
-        candidates = _remote_candidates(run, web_name(attribute), values, fields) \
-            if values else []
-        ids = [str(row[mapping.remote_key]).lower() for row in candidates]
-        coupled = {str(i).lower() for i in Coupling.objects.filter(
-            remote_entity=mapping.remote_entity, local_model=mapping.local_model,
-            remote_id__in=ids).values_list("remote_id", flat=True)} if ids else set()
-        free = [row for row in candidates
-                if str(row[mapping.remote_key]).lower() not in coupled | taken]
-        names = [web_name(run.attributes[fm.remote_attribute]) for fm in fields]
+        by_first = {}  # the rows by their first match value, as `equal` compares it
+        for row in free:
+            if str(row[mapping.remote_key]).lower() not in taken:
+                by_first.setdefault(_key(fields[0], row.get(names[0])), []).append(row)
+        by_first.pop(None, None)
         still = []
         for record in remaining:
+            if record.pk in problems:
+                found.problems.append((record, problems[record.pk]))
             values = wanted.get(record.pk)
             if values is None or all(v in (None, "") for v in values):
                 still.append(record)
                 continue
-            matches = [row for row in free
+            matches = [row for row in by_first.get(_key(fields[0], values[0]), ())
                        if equal(fields, values, [row.get(name) for name in names])]
             if len(matches) == 1:
                 remote_id = str(matches[0][mapping.remote_key]).lower()
@@ -127,25 +139,100 @@ def find_remote_matches(run, records, groups, exclude_remote=()) -> Matches:
     return found
 
 
+def _remote_plan(run, fields, records, resolve):
+    """(fields, their CRM names, {record pk: match values}, {record pk: ValueProblem}) of one
+    match priority, for every record."""
+    converters = [(local_reader(run.model, fm.local_field),
+                   remote_converter(fm, run.attributes[fm.remote_attribute]))
+                  for fm in fields]
+    wanted, problems = {}, {}
+    for record in records:
+        try:
+            wanted[record.pk] = [_remote_match_value(convert(read(record), resolve))
+                                 for read, convert in converters]
+        except ValueProblem as problem:
+            problems[record.pk] = problem
+    names = [web_name(run.attributes[fm.remote_attribute]) for fm in fields]
+    return fields, names, wanted, problems
+
+
 def _remote_match_value(value):
     return None if isinstance(value, Reference) else value
 
 
-def _remote_candidates(run, property_name, values, fields):
-    mapping, client = run.mapping, run.client
-    select = sorted({mapping.remote_key} | {web_name(run.attributes[fm.remote_attribute])
-                                            for fm in fields})
-    rows = []
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start:start + CHUNK]
-        quoted = ",".join("'" + v.replace("'", "''") + "'" for v in chunk)
-        clause = (f"Microsoft.Dynamics.CRM.In(PropertyName='{property_name}',"
-                  f"PropertyValues=[{quoted}])")
+def _coupled_ids(mapping, ids) -> set:
+    """Of the CRM row ids `ids`, those coupled to a record of the mapping's ERP table."""
+    coupled = set()
+    for start in range(0, len(ids), LOCAL_CHUNK):
+        coupled.update(str(i).lower() for i in Coupling.objects.filter(
+            remote_entity=mapping.remote_entity, local_model=mapping.local_model,
+            remote_id__in=ids[start:start + LOCAL_CHUNK]).values_list("remote_id", flat=True))
+    return coupled
+
+
+def remote_candidates(run, plans) -> list[dict]:
+    """The CRM rows (in the mapping's filter) whose first match field of any priority holds one
+    of the records' values: `In(no, [...]) or In(name, [...])`, as few requests as Dataverse's
+    URL limit allows (32 KB: "Compose HTTP requests and handle errors", Maximum URL length),
+    sent side by side up to the client's parallel requests."""
+    mapping = run.mapping
+    wanted = {}  # CRM name of a priority's first match field → its values
+    for _fields, names, values, _problems in plans:
+        wanted.setdefault(names[0], set()).update(
+            str(v[0]) for v in values.values() if v[0] not in (None, ""))
+    select = sorted({mapping.remote_key} | {name for plan in plans for name in plan[1]})
+    requests = _in_requests(wanted, URL_BUDGET - len(encode(mapping.remote_filter)))
+    filters = []
+    for clauses in requests:
+        clause = " or ".join(
+            f"Microsoft.Dynamics.CRM.In(PropertyName='{name}',PropertyValues=[{quoted}])"
+            for name, quoted in clauses)
+        if len(clauses) > 1:
+            clause = f"({clause})"
         if mapping.remote_filter.strip():
             clause = f"({mapping.remote_filter}) and {clause}"
-        for page in client.iter_pages(mapping.remote_entity_set, select=select, filter=clause):
+        filters.append(clause)
+
+    def read(clause):
+        rows = []
+        for page in run.client.iter_pages(mapping.remote_entity_set, select=select,
+                                          filter=clause):
             rows.extend(page)
-    return rows
+        return rows
+
+    width = min(len(filters), max(1, getattr(run.client, "max_parallel", 1)))
+    if width <= 1:
+        return [row for clause in filters for row in read(clause)]
+    with ThreadPoolExecutor(width, thread_name_prefix="crm-match") as pool:
+        return [row for rows in pool.map(read, filters) for row in rows]
+
+
+def _in_requests(wanted, budget):
+    """[[(CRM name, quoted values)]] per request: at most VALUES_PER_IN values an In and about
+    `budget` URL-encoded characters a request."""
+    requests, current, used = [], [], 0
+    for name in sorted(wanted):
+        values = []
+        for value in sorted(wanted[name]):
+            quoted = "'" + value.replace("'", "''") + "'"
+            size = len(encode(quoted)) + 1
+            if used + size > budget and (values or current):
+                if values:
+                    current.append((name, ",".join(values)))
+                requests.append(current)
+                current, values, used = [], [], 0
+            elif len(values) == VALUES_PER_IN:
+                current.append((name, ",".join(values)))
+                values = []
+            if not values:
+                used += IN_OVERHEAD
+            values.append(quoted)
+            used += size
+        if values:
+            current.append((name, ",".join(values)))
+    if current:
+        requests.append(current)
+    return requests
 
 
 # --- CRM rows → ERP records -----------------------------------------------------------------------
@@ -160,6 +247,10 @@ def find_local_matches(run, rows, groups) -> Matches:
                                                 remote_entity=mapping.remote_entity)
                  .values("local_id"))
     remaining, taken = list(rows), set()
+    # One query says whether any record is free at all (a full pull into a table whose records
+    # are all coupled finds none): then no value needs looking for, only converting (for its
+    # problems, as when it is looked for).
+    any_free = base.exists()
     for _priority, fields in groups:
         if not remaining:
             break
@@ -176,7 +267,7 @@ def find_local_matches(run, rows, groups) -> Matches:
         first = resolved[0]
         values = sorted({_plain(v[0]) for v in wanted.values() if v[0] not in (None, "")})
         candidates = []
-        for start in range(0, len(values), CHUNK):
+        for start in range(0, len(values) if any_free else 0, CHUNK):
             chunk = values[start:start + CHUNK]
             if first.get_internal_type() in ("CharField", "TextField", "EmailField", "SlugField"):
                 query = base.annotate(_match=Lower(first.attname)).filter(

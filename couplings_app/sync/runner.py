@@ -188,12 +188,7 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         if isinstance(engine, ToCrm) and pipelined(run):
             write_pages(run, engine, candidates)
         else:
-            for page in candidates:
-                if run.cancelled():
-                    raise Cancelled
-                engine.process(page)
-                rules.after_page(run, page)
-                run.flush(len(page))
+            process_pages(run, engine, candidates)
         if move:
             hold = getattr(engine, "oldest_failed_create", None)
             move_watermark(mapping, direction, started, hold)
@@ -223,6 +218,24 @@ def run_one(mapping, job, direction, *, client, full, only_coupled, integration_
         run.flush(0)
     job.finish(status, message)
     return job
+
+
+def process_pages(run, engine, candidates):
+    """Page by page; CRM → ERP sends a page's ERP values back while the page's updates and
+    rules are done, and takes their answers at the end of the page (a write still in flight
+    when the job stops is waited for, its records left for the next run to send)."""
+    try:
+        for page in candidates:
+            if run.cancelled():
+                raise Cancelled
+            engine.process(page)
+            rules.after_page(run, page)
+            if isinstance(engine, FromCrm):
+                engine.finish()
+            run.flush(len(page))
+    finally:
+        if isinstance(engine, FromCrm):
+            engine.close()
 
 
 def pipelined(run) -> bool:

@@ -117,7 +117,9 @@ class ToCrm:
             else:
                 self.failed(record, coupling, self.crm_message(record, result.error), [],
                             detail=str(result.error))
-        self.save_couplings([c for _, c, _, _ in pending])
+        # Their CRM ids were saved before the write (crash safety): the confirmation leaves
+        # that uniquely indexed column alone, which halves the cost of each row's UPDATE.
+        self.save_couplings([c for _, c, _, _ in pending], confirm=True)
 
     def written_before_the_answer_was_lost(self, pending, results) -> set:
         """Updates the client resent after the CRM's answer was lost, refused now because the
@@ -352,11 +354,11 @@ class ToCrm:
     def crm_message(self, record, error) -> str:
         return f"{self.run.local_label(record)}: the CRM refused the record: {error}"
 
-    def save_couplings(self, couplings):
-        fields = ["local_modified_at", "remote_id", RESULT, "last_job_to_crm", "last_synced_at",
+    def save_couplings(self, couplings, confirm=False):
+        fields = ["local_modified_at", RESULT, "last_job_to_crm", "last_synced_at",
                   "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error",
                   "deleted_side", "crm_values_pending", "fields_fingerprint"]
-        bulk_set(Coupling, couplings, fields)
+        bulk_set(Coupling, couplings, fields if confirm else ["remote_id", *fields])
 
 
 def _jsonable(values: dict) -> dict:
