@@ -52,11 +52,6 @@ class Coupling(models.Model):
     # CRM reads the row by id and takes them, even if the worker died in between.
     crm_values_pending = models.BooleanField("CRM Values Not Yet Taken", default=False)
     created_at = models.DateTimeField("Created", default=timezone.now)
-    # The field mappings (and the CRM attributes' limits they convert to) as they were when the
-    # sync last stamped the coupling synchronized (`Run.fingerprint`): a full run skips the
-    # compare of a record unchanged on both sides only while they still are the same.
-    fields_fingerprint = models.CharField("Field Mappings Fingerprint", max_length=40,
-                                          blank=True, default="", editable=False)
     # Set by Find for Deleted: which side's record no longer exists ("" = both do, or unknown).
     deleted_side = models.CharField("Deleted Record", max_length=10, blank=True,
                                     choices=[("local", "ERP record"), ("remote", "CRM record")])

@@ -5,8 +5,6 @@ attributes' metadata and the page's counters; it writes counters and errors to t
 per page (never per record).
 """
 
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -23,7 +21,6 @@ PAGE_SIZE = 5000
 # Values per IN list: under the bound parameters of every SQLite build (999 before 3.32) and of
 # PostgreSQL (65,535), whatever the page size, with room for a query's other parameters.
 IN_LIST_SIZE = 900
-FINGERPRINT_HALF = 20  # hex digits per direction in Coupling.fields_fingerprint
 
 
 def in_chunks(values, size: int = IN_LIST_SIZE):
@@ -92,34 +89,11 @@ class Run:
         self.bidirectional = [fm for fm in every if fm.direction == Direction.BIDIRECTIONAL]
         self.local_key = key_field(self.model)
         self.primary_name = metadata.entity(self.entity, fetch=False).primary_name
-        # What each direction converts, as a digest (see `fingerprint`), and whether this
-        # direction writes every field the other one does (then a record this one left equal is
-        # equal for the other too).
-        self.fingerprints = {d: fingerprint(self.mapping, [fm for fm in every if fm.applies_to(d)],
-                                            self.attributes)
-                             for d in (Direction.TO_CRM, Direction.FROM_CRM)}
-        other = Direction.FROM_CRM if self.direction == Direction.TO_CRM else Direction.TO_CRM
-        self.covers_other = not any(fm.direction == other for fm in every)
 
     def reads_only_sent_fields(self) -> bool:
         """Every ERP field this direction writes is one the ERP → CRM direction sends too."""
         return all(fm.direction == Direction.BIDIRECTIONAL for fm in self.fields
                    if fm.local_field)
-
-    # --- field mappings' fingerprint -----------------------------------------------------------
-    def same_field_mappings(self, stamped: str) -> bool:
-        """The coupling's fingerprint (`Coupling.fields_fingerprint`) says this direction last
-        synchronized it with the field mappings it has now."""
-        return _halves(stamped)[self.direction] == self.fingerprints[self.direction]
-
-    def stamp_fingerprint(self, coupling) -> None:
-        """The record is marked synchronized: this direction's half of the fingerprint, and the
-        other's too when this direction writes every field the other one does."""
-        halves = _halves(coupling.fields_fingerprint)
-        for direction, digest in self.fingerprints.items():
-            if direction == self.direction or self.covers_other:
-                halves[direction] = digest
-        coupling.fields_fingerprint = halves[Direction.TO_CRM] + halves[Direction.FROM_CRM]
 
     # --- describing records in messages ------------------------------------------------------
     @property
@@ -190,34 +164,6 @@ class Run:
     def cancelled(self) -> bool:
         """A person asked to stop, or the run was given up as dead (SyncJob.stop_asked)."""
         return self.job.stop_asked()
-
-
-def fingerprint(mapping, field_mappings, attributes) -> str:
-    """What the values of a record of `mapping` become on their way across in one direction,
-    as a short digest: the direction's enabled field mappings with their transformation rules,
-    the mapping's direction, and the cached metadata of the CRM attributes they convert to
-    (limits, options).
-
-    Stamped on a coupling when the sync marks it synchronized (`Coupling.fields_fingerprint`,
-    one half per direction); a full run compares a record unchanged on both sides only if the
-    digest differs, so a field mapping added, changed or switched off, or a rule edited, is
-    compared and written by the next full run."""
-    def plain(obj):
-        return {f.attname: f.value_from_object(obj) for f in obj._meta.concrete_fields}
-
-    described = [mapping.direction]
-    for fm in sorted(field_mappings, key=lambda fm: fm.pk):
-        rule = fm.transformation_rule
-        described.append([plain(fm), plain(rule) if rule is not None else None,
-                          attributes.get(fm.remote_attribute)])
-    text = json.dumps(described, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:FINGERPRINT_HALF]
-
-
-def _halves(stamped: str) -> dict:
-    stamped = stamped or ""
-    return {Direction.TO_CRM: stamped[:FINGERPRINT_HALF],
-            Direction.FROM_CRM: stamped[FINGERPRINT_HALF:2 * FINGERPRINT_HALF]}
 
 
 def prefetch(records, paths) -> list:

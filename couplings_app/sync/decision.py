@@ -47,8 +47,6 @@ class Reason(enum.Enum):
     SEVERAL_MATCHES = "several records match it by the match fields"
     ALREADY_REPORTED = "its deleted counterpart was reported for it as it is now"
     OWN_CHANGE = "the last CRM change is the synchronization's own"
-    UNCHANGED_SINCE_SYNCHRONIZED = ("neither side changed since its last synchronization, and "
-                                    "the field mappings are those it was synchronized with")
     LEFT_EQUAL = "the ERP → CRM half of this synchronization left it as the ERP has it"
     CHANGED_IN_CRM_ONLY = "changed in the CRM only: the CRM's change comes back the other way"
     CHANGED_ON_BOTH_SIDES = "changed in both the ERP and the CRM since the last synchronization"
@@ -103,8 +101,6 @@ class Facts:
     failed_before: bool = False  # its last synchronization in this direction failed
     full: bool = False  # Run Full Synchronization: every record is compared again, except
     # one unchanged on both sides whose field mappings are those of its last synchronization
-    other_side_unchanged: bool = False  # the counterpart too (its sync's own writes aside)
-    field_mappings_unchanged: bool = False  # since the coupling's last synchronization
     only_coupled: bool = True  # Synchronize Modified Records of coupled records only
     several_matches: bool = False  # match before create found more than one counterpart
     deletion_reported: bool = False  # its deleted counterpart was reported for it as it is now
@@ -134,11 +130,6 @@ def decide(policy: Policy, facts: Facts) -> Decision:
     read_side_unchanged = f.stamp_unchanged or (not to_crm and f.own_crm_change)
     if read_side_unchanged and not f.failed_before and not f.full:
         return Decision(Action.UNCHANGED)
-    if read_side_unchanged and not f.failed_before and f.other_side_unchanged \
-            and f.field_mappings_unchanged:
-        # A full run: neither side changed since they were last made equal, and the values
-        # would convert as they did then. Comparing again could only find them equal.
-        return Decision(Action.UNCHANGED, Reason.UNCHANGED_SINCE_SYNCHRONIZED)
     if not to_crm and f.own_crm_change and not f.failed_before and f.left_equal_by_first_half:
         return Decision(Action.IN_SYNC, Reason.LEFT_EQUAL)
     if f.values_differ is None:

@@ -85,8 +85,6 @@ class ErpValues:
         done = {r.pk: r.modified_at for r, row, _ in created if r.pk in sent
                 and str(row[run.key]).lower() not in refused}
         couplings = [coupling for record, _, coupling in created if record.pk in done]
-        # (Its ERP → CRM half of the fingerprint stays empty: the row was read without the
-        # attributes only the ERP sends, so the next full run compares it, and sends them.)
         for coupling in couplings:
             coupling.local_modified_at = done[coupling.local_id]
         bulk_set(Coupling, couplings, ["local_modified_at"])

@@ -192,10 +192,7 @@ class FromCrm:
                      left_equal_by_first_half=exists and self.left_equal_by_this_run(coupling),
                      failed_before=getattr(coupling, RESULT) == SyncResult.FAILURE,
                      full=run.full, only_coupled=run.only_coupled,
-                     deletion_reported=deletions.reported(coupling, deletions.LOCAL, modified),
-                     other_side_unchanged=exists and not changed_in_erp
-                     and coupling.pk not in self.unsent,
-                     field_mappings_unchanged=run.same_field_mappings(coupling.fields_fingerprint))
+                     deletion_reported=deletions.reported(coupling, deletions.LOCAL, modified))
 
     def decide(self, row, remote_id, coupling, record, resolve, paths):
         """What to write for the row (None, or (kind, record, fields)); counts and marks the
@@ -386,7 +383,6 @@ class FromCrm:
         if coupling.pk is None or coupling.pk not in self.unsent:
             coupling.local_modified_at = record.modified_at
         coupling.remote_modified_at = remote_stamp(row, self.run.modified_attr)
-        self.run.stamp_fingerprint(coupling)
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_from_crm = self.run.job
         coupling.last_synced_at = timezone.now()
@@ -410,7 +406,7 @@ class FromCrm:
     def save_couplings(self, couplings):
         fields = ["local_modified_at", "remote_modified_at", RESULT, "last_job_from_crm",
                   "last_synced_at", "skipped", "conflict_local", "conflict_remote", "last_error",
-                  "deleted_side", "crm_values_pending", "fields_fingerprint"]
+                  "deleted_side", "crm_values_pending"]
         bulk_set(Coupling, couplings, fields)
 
 

@@ -226,13 +226,7 @@ class ToCrm:
             crm_changed = modified is not None and modified > coupling.created_at
         else:
             crm_changed = remote_stamp(row, run.modified_attr) != coupling.remote_modified_at
-        own = own_crm_change(run, row)
-        # The CRM row holds what the ERP last sent: not changed since, or changed last by the
-        # sync itself (its write of the ERP's values), with nothing left for the CRM → ERP half.
-        crm_as_sent = (not crm_changed or own) and not coupling.crm_values_pending
-        return replace(facts, crm_changed=crm_changed, own_crm_change=own,
-                       other_side_unchanged=crm_as_sent,
-                       field_mappings_unchanged=run.same_field_mappings(coupling.fields_fingerprint))
+        return replace(facts, crm_changed=crm_changed, own_crm_change=own_crm_change(run, row))
 
     def decide(self, record, coupling, rows, resolve):
         """What to write for the record (None, or (kind, payload)); counts and marks the
@@ -309,7 +303,6 @@ class ToCrm:
             self.run.first_half.different.add(str(coupling.remote_id).lower())
             coupling.crm_values_pending = True  # taken by the next run from the CRM
         coupling.local_modified_at = record.modified_at
-        self.run.stamp_fingerprint(coupling)
         setattr(coupling, RESULT, SyncResult.SUCCESS)
         coupling.last_job_to_crm = self.run.job
         coupling.last_synced_at = timezone.now()
@@ -357,7 +350,7 @@ class ToCrm:
     def save_couplings(self, couplings, confirm=False):
         fields = ["local_modified_at", RESULT, "last_job_to_crm", "last_synced_at",
                   "pending_create", "skipped", "conflict_local", "conflict_remote", "last_error",
-                  "deleted_side", "crm_values_pending", "fields_fingerprint"]
+                  "deleted_side", "crm_values_pending"]
         bulk_set(Coupling, couplings, fields if confirm else ["remote_id", *fields])
 
 

@@ -1,8 +1,7 @@
 """The whole policy matrix of `sync.decision.decide`, table-driven, with no database and no CRM:
 update-conflict × deletion-conflict resolution × which side changed (none, the ERP, the CRM by a
 person or by the sync's own write, both) × which side was deleted × what differs × full run or
-not × field mappings changed since the last synchronization or not × run direction × mapping
-direction. Thousands of cases in milliseconds.
+not × run direction × mapping direction. Thousands of cases in milliseconds.
 
 `expected` states the policy in the scenario's words; `facts` is what each direction's engine
 reads from a coupling in that scenario.
@@ -31,7 +30,6 @@ class Scenario:
     differs: str
     full: bool
     reported: bool  # a deleted counterpart already reported for the record as it is now
-    mappings_changed: bool  # the field mappings (or the metadata) since the last synchronization
 
     @property
     def erp_changed(self):
@@ -54,7 +52,7 @@ def scenarios():
     for values in itertools.product(
             [TO, FROM], [BOTH, TO, FROM], UpdateConflictResolution.values,
             DeletionConflictResolution.values, CHANGED, DELETED, DIFFERS, [False, True],
-            [False, True], [False, True]):
+            [False, True]):
         s = Scenario(*values)
         if s.mapping_direction not in (BOTH, s.direction):
             continue  # the mapping does not run in this direction
@@ -62,8 +60,6 @@ def scenarios():
             continue  # a run reads its own side: a record deleted there is not read by it
         if s.reported and s.deleted == "none":
             continue
-        if s.mappings_changed and not s.full:
-            continue  # only a full run looks at them
         yield s
 
 
@@ -81,17 +77,7 @@ def facts(s: Scenario) -> Facts:
                  stamp_unchanged=stamp_unchanged, erp_changed=s.erp_changed,
                  crm_changed=s.crm_person or s.crm_own, own_crm_change=s.crm_own, full=s.full,
                  deletion_reported=s.reported, values_differ=one_way or bidirectional,
-                 bidirectional_value_differs=bidirectional, one_way_value_differs=one_way,
-                 other_side_unchanged=other_side_unchanged(s),
-                 field_mappings_unchanged=not s.mappings_changed)
-
-
-def other_side_unchanged(s: Scenario) -> bool:
-    """The side this run does not read, unchanged since the pair was made equal (the sync's own
-    CRM write is no change) and still there."""
-    if s.direction == TO:
-        return not s.crm_person and s.deleted != "crm"
-    return not s.erp_changed and s.deleted != "erp"
+                 bidirectional_value_differs=bidirectional, one_way_value_differs=one_way)
 
 
 def expected(s: Scenario) -> Action:
@@ -110,8 +96,6 @@ def expected(s: Scenario) -> Action:
         return Action.IGNORE if s.reported else Action.REPORT_DELETED
     if not read_side_changed and not s.full:
         return Action.UNCHANGED
-    if not read_side_changed and other_side_unchanged(s) and not s.mappings_changed:
-        return Action.UNCHANGED  # a full run: comparing again could only find them equal
     if s.differs == "nothing":
         return Action.IN_SYNC
     bidirectional_mapping = s.mapping_direction == BOTH
