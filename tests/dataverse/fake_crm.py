@@ -86,19 +86,29 @@ class FakeCrm:
         self.blocked_until = float("-inf")
         self.unheard = 0  # 429s answered that the client has not yet closed its gate for
         self.sent_while_blocked = 0  # requests sent during a Retry-After the client knew of
+        self.closings = 0  # the client's gate closed so often
+        self._passed = threading.local()  # per thread: the closings heard of at its last pass
         self.token_requests = 0
 
     def watch(self, client) -> None:
-        """Learn when the client has heard of a 429 (its transport closed its gate)."""
+        """Learn when the client has heard of a 429 (its transport closed its gate), and which
+        closings each thread had heard of when it last passed the gate: a request that passed
+        the gate before another thread closed it was already on its way (not a violation)."""
         gate = client.transport.gate
-        close_for = gate.close_for
+        close_for, wait = gate.close_for, gate.wait
 
         def closed(seconds):
             close_for(seconds)
             with self.cond:
                 self.unheard -= 1
+                self.closings += 1
 
-        gate.close_for = closed
+        def waited(sleep):
+            wait(sleep)
+            with self.cond:
+                self._passed.heard = self.closings
+
+        gate.close_for, gate.wait = closed, waited
 
     # --- the session's one method -------------------------------------------------------------
 
@@ -146,8 +156,8 @@ class FakeCrm:
         writes let through, the next starts a block of `retry_after`."""
         with self.cond:
             if now < self.blocked_until:
-                if self.unheard == 0:
-                    self.sent_while_blocked += 1
+                if self.unheard == 0 and getattr(self._passed, "heard", -1) == self.closings:
+                    self.sent_while_blocked += 1  # it passed the gate after it was closed
                 wait = self.blocked_until - now
             elif self.throttle_every and self.since_block >= self.throttle_every:
                 self.blocked_until = now + self.retry_after
