@@ -39,6 +39,24 @@ class Row(models.Model):
         return f'W/"{self.versionnumber}"'
 
 
+class Key(models.Model):
+    """One indexed attribute value of a row, as SQL Server's collation compares it (keys.py)."""
+
+    entity = models.CharField(max_length=64)
+    attribute = models.CharField(max_length=64)
+    value = models.CharField(max_length=400)
+    rowid = models.UUIDField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["entity", "attribute", "value"], name="crm_key_lookup"),
+            models.Index(fields=["entity", "rowid"], name="crm_key_row"),
+        ]
+
+    def __str__(self):
+        return f"{self.entity}({self.rowid}).{self.attribute} = {self.value!r}"
+
+
 class Tombstone(models.Model):
     """A deleted row as change tracking reports it (`$deletedEntity`): its table, its id and the
     row version its deletion took. Kept `ExpireChangeTrackingInDays` (changes.py), then pruned."""

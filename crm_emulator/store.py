@@ -19,6 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm_emulator import changes, errors, unique
+from crm_emulator import keys as indexed_keys
 from crm_emulator.models import Counter, Row, Tombstone
 from crm_emulator.routers import CRM_DB
 from crm_emulator.schema import BY_NAME, NONE, SYSTEM_ATTRIBUTES, Entity
@@ -99,6 +100,7 @@ class UnitOfWork:
         self.deleted: list[Row] = []
         self.content_ids: dict[str, tuple[str, uuid.UUID]] = {}
         self.unique = unique.Index()
+        self.before: dict = {}  # (logical name, id) -> the row's data as loaded
 
     # --- the unit ---
     def run(self, ops: list[WriteOp], *, atomic: bool, continue_on_error: bool) -> list[WriteOp]:
@@ -113,6 +115,7 @@ class UnitOfWork:
             if any(unique.rules_of(op.entity.logical_name) for op in ops if op.error is None):
                 lock_writes()
             self.rows = load_rows(self.keys(ops))
+            self.before = {key: row.data for key, row in self.rows.items()}
             self.unique = unique.Index.load(ops, self.rows)
             done = []
             for op in ops:
@@ -254,9 +257,14 @@ class UnitOfWork:
                 row.modifiedon = self.now
                 version += 1
         insert_rows(list(self.new.values()))
-        changed = [row for key, row in self.touched.items() if key not in self.new]
+        changed = [(key, row) for key, row in self.touched.items() if key not in self.new]
         if changed:
-            update_rows(changed)
+            update_rows([row for _, row in changed])
+        indexed_keys.replace(
+            [(row.entity, row.rowid, None, row.data) for row in self.new.values()]
+            + [(row.entity, row.rowid, self.before.get(key), row.data) for key, row in changed]
+            + [(row.entity, row.rowid, self.before.get((row.entity, row.rowid)), None)
+               for row in self.deleted])
         pks = [row.pk for row in self.deleted]
         for start in range(0, len(pks), CHUNK):
             Row.objects.filter(pk__in=pks[start:start + CHUNK]).delete()

@@ -4,7 +4,9 @@ Operators eq ne gt ge lt le, and/or/not, parentheses, null, the functions contai
 endswith, OData's `in (...)` and Dataverse's `Microsoft.Dynamics.CRM.In/NotIn/Between/NotBetween`
 query functions. Attributes kept in columns of `Row` filter on those columns (indexed); the others
 on the JSON data through Django's key transforms (SQLite and PostgreSQL alike). String comparisons
-for equality and the functions are case-insensitive, as Dataverse's SQL collation is.
+for equality and the functions are case-insensitive, as Dataverse's SQL collation is. `eq` and
+`In` on an indexed attribute (keys.py: primary name, Quick Find columns, natural keys) read the
+index instead of the table, comparing as the collation does (case and trailing spaces ignored).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
-from crm_emulator import errors
+from crm_emulator import errors, keys
 from crm_emulator.schema import Attribute, Entity
 from crm_emulator.values import format_datetime, parse_datetime
 
@@ -78,6 +80,7 @@ class FilterParser:
         self.entity = entity
         self.text = text
         self.tokens = tokenize(text)
+        self.negations = 0  # how many `not` the parser is inside
         self.pos = 0
 
     # --- token helpers ---
@@ -128,7 +131,10 @@ class FilterParser:
     def parse_unary(self) -> Q:
         if self.is_word("not"):
             self.next()
-            return ~self.parse_unary()
+            self.negations += 1
+            q = self.parse_unary()
+            self.negations -= 1
+            return ~q
         return self.parse_primary()
 
     def parse_primary(self) -> Q:
@@ -201,9 +207,13 @@ class FilterParser:
                 f"The query function '{name}' needs PropertyName and PropertyValues.")
         attribute = self.attribute(prop)
         values = [self.coerce_text(attribute, v) for v in values]
-        if name in ("In", "NotIn"):
+        if name == "In":
+            return self.membership(attribute, values)
+        if name == "NotIn":
+            self.negations += 1
             q = self.membership(attribute, values)
-            return ~q if name == "NotIn" else q
+            self.negations -= 1
+            return ~q
         if name in ("Between", "NotBetween") and len(values) == 2:
             q = self.compare(attribute, "ge", values[0]) & self.compare(attribute, "le", values[1])
             return ~q if name == "NotBetween" else q
@@ -286,6 +296,8 @@ class FilterParser:
             return Q(**{f"{field}__isnull": operator == "eq"})
         value = self.operand(attribute, value, operator)
         text = attribute.type in STRING_TYPES
+        if operator == "eq" and text and (indexed := self.by_index(attribute, [value])):
+            return indexed
         if operator in ("eq", "ne"):
             q = Q(**{f"{field}__iexact" if text else field: value})
             # SQL semantics: `ne` never matches a null value
@@ -297,7 +309,23 @@ class FilterParser:
         field = field_of(self.entity, attribute)
         if not values:
             return Q(pk__in=[])
-        return Q(**{f"{field}__in": [self.operand(attribute, v, "In") for v in values]})
+        operands = [self.operand(attribute, v, "In") for v in values]
+        if attribute.type in STRING_TYPES and (indexed := self.by_index(attribute, operands)):
+            return indexed
+        return Q(**{f"{field}__in": operands})
+
+    def by_index(self, attribute: Attribute, values: list) -> Q | None:
+        """The rows whose indexed attribute equals one of `values`, read from the index; None
+        when the index cannot answer: an attribute it does not hold, a value too long for it, or
+        a comparison under `not` (SQL's `not` keeps rows without a value out; the index does not
+        know them)."""
+        name = self.entity.logical_name
+        if self.negations or attribute.name not in keys.indexed(name):
+            return None
+        folded = [keys.indexable(value) for value in values]
+        if not folded or None in folded:
+            return None
+        return Q(rowid__in=keys.matching(name, attribute.name, folded))
 
 
 def parse_filter(entity: Entity, text: str) -> Q:

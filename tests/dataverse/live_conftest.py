@@ -100,6 +100,7 @@ def bulk_accounts(count: int, owner, *, start: int = 0, **data) -> None:
     the fast way to get many rows to page through."""
     from django.utils import timezone
 
+    from crm_emulator.keys import index_rows
     from crm_emulator.models import Row
     from crm_emulator.schema import BY_NAME
     from crm_emulator.store import CHUNK, UnitOfWork, next_versions
@@ -115,3 +116,4 @@ def bulk_accounts(count: int, owner, *, start: int = 0, **data) -> None:
     ]
     for first in range(0, count, CHUNK):
         Row.objects.bulk_create(rows[first:first + CHUNK])
+        index_rows(rows[first:first + CHUNK])
