@@ -28,6 +28,8 @@ from django.db.models.fields import (
     TextField,
     UUIDField,
 )
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
 from django.utils import timezone
 
 
@@ -39,7 +41,9 @@ def converter(field, connection):
 
     if type(field) is DateTimeField:
         if connection.vendor == "sqlite":  # stored as naive UTC text, as the backend writes it
-            return lambda v: str(v.astimezone(UTC).replace(tzinfo=None)) \
+            # A UTC value (timezone.now(), a parsed CRM stamp) is its text less "+00:00".
+            return lambda v: (str(v)[:-6] if v.tzinfo is UTC
+                              else str(v.astimezone(UTC).replace(tzinfo=None))) \
                 if type(v) is datetime and v.tzinfo is not None else slow(v)
         if connection.vendor == "postgresql":
             return lambda v: v if type(v) is datetime and v.tzinfo is not None else slow(v)
@@ -87,8 +91,9 @@ def row_maker(fields, connection):
     if len(fields) == 1:
         (ok, convert), = plan
         return lambda obj: [v if type(v := read(obj)) in ok else convert(v)]
+    oks, converts = [ok for ok, _ in plan], [convert for _, convert in plan]
     return lambda obj: [v if type(v) in ok else convert(v)
-                        for (ok, convert), v in zip(plan, read(obj), strict=True)]
+                        for ok, convert, v in zip(oks, converts, read(obj), strict=True)]
 
 
 def _overrides_pre_save(field) -> bool:
@@ -214,8 +219,9 @@ def new_instance(model, **values):
     """`model(**values)` for the thousands of new rows of a page, at a fraction of the cost:
     Model.__init__ looks up every field's default by keyword, per instance. Here the fields
     with a fixed default are copied from a plan made once per model, a callable default (a new
-    uuid, now) is called per instance as __init__ would, and `values` are set through the
-    model's attributes (a foreign key by its descriptor), as __init__ sets them. A model with
+    uuid, now) is called per instance as __init__ would, and `values` are set as __init__ sets
+    them: a plain value stored as it is (what its attribute would do), a related record
+    through its descriptor (after the plain values, unless its key is given too). A model with
     an __init__ of its own, or whose creation something listens to (pre_init / post_init), is
     made the usual way."""
     if model.__init__ is not Model.__init__ or signals.pre_init.has_listeners(model) \
@@ -229,8 +235,10 @@ def new_instance(model, **values):
                 called.append((field.attname, field))
             else:
                 fixed[field.attname] = field.get_default()
-        plan = _NEW_PLANS[model] = (fixed, called)
-    fixed, called = plan
+        plan = _NEW_PLANS[model] = (fixed, called, _plain_attnames(model),
+                                    {f.name: f.attname for f in model._meta.concrete_fields}
+                                    | {"pk": model._meta.pk.attname})
+    fixed, called, plain, attnames = plan
     obj = model.__new__(model)
     state = obj.__dict__
     state.update(fixed)
@@ -238,6 +246,27 @@ def new_instance(model, **values):
         if attname not in values:
             state[attname] = field.get_default()
     obj._state = ModelState()
+    others = [name for name in values if name not in plain]
+    if others and any(attnames.get(name) in values for name in others):
+        for name, value in values.items():  # a record and its key both given: in their order
+            setattr(obj, name, value)
+        return obj
     for name, value in values.items():
-        setattr(obj, name, value)
+        if name in plain:
+            state[name] = value
+    for name in others:  # a related record (`mapping=`), after the plain values it never
+        setattr(obj, name, values[name])  # touches (its key is not among them)
     return obj
+
+
+def _plain_attnames(model) -> frozenset:
+    """The concrete fields' attnames whose setting on a new instance is only storing the value:
+    a plain field's attribute has no __set__, and a foreign key's `_id` attribute only drops a
+    cached related record, which a new instance does not hold before its related records are
+    set (they are set last)."""
+    plain = set()
+    for field in model._meta.concrete_fields:
+        descriptor = model.__dict__.get(field.attname)
+        if type(descriptor) in (DeferredAttribute, ForeignKeyDeferredAttribute):
+            plain.add(field.attname)
+    return frozenset(plain)

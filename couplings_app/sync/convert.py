@@ -162,7 +162,9 @@ class FromCrmValues:
         self._fields = self._shared = None
 
     def fields(self) -> list:
-        """(field mapping, ERP model field) of the direction, resolved once per run."""
+        """Per field mapping of the direction, resolved once per run: (field mapping, ERP model
+        field, converter, CRM attribute, the path's first link or None, whether the field is a
+        relation (None: no field), its attname, its name, whether it is the ERP's key)."""
         if self._fields is None:
             self._fields = []
             for fm in self.run.fields:
@@ -170,7 +172,12 @@ class FromCrmValues:
                     continue
                 field = resolve_local_field(self.model, fm.local_field)[0]
                 attribute = self.run.attributes.get(fm.remote_attribute)
-                self._fields.append((fm, field, local_converter(fm, field, attribute)))
+                head = fm.local_field.split(".", 1)[0] if "." in fm.local_field else None
+                known = field is not None
+                self._fields.append((
+                    fm, field, local_converter(fm, field, attribute), fm.remote_attribute, head,
+                    field.is_relation if known else None, field.attname if known else None,
+                    field.name if known else None, known and field == self.run.local_key))
         return self._fields
 
     def shared(self) -> set:
@@ -181,15 +188,13 @@ class FromCrmValues:
 
     def values(self, row, resolve, paths, create: bool, record=None) -> dict:
         """{attname: value} of the ERP record from the row's mapped attributes."""
-        run = self.run
         result = {}
-        for fm, field, convert in self.fields():
-            source = remote_value(row, fm.remote_attribute) if fm.remote_attribute else None
+        for fm, field, convert, remote, head, relation, attname, name, key in self.fields():
+            source = remote_value(row, remote) if remote else None
             value = convert(source, resolve)
             if isinstance(value, Reference):
                 raise ValueProblem(f"{fm.local_field}: {value} could not be resolved.")
-            if "." in fm.local_field:
-                head = fm.local_field.split(".", 1)[0]
+            if head is not None:
                 if record is not None and value is None and \
                         local_value(record, fm.local_field) is None:
                     continue  # both empty: keep the ERP's link (a company with no customer)
@@ -199,14 +204,14 @@ class FromCrmValues:
                         f"{fm.local_field}: no {head} refers to {record_key(value)}. "
                         f"Set {fm.local_field} on the {head} first.")
                 result[f"{head}_id"] = target.pk if target else None
-            elif field.is_relation:
-                result[field.attname] = value.pk if value is not None else None
-            elif create and value in (None, "") and field.name in result:
+            elif relation if relation is not None else field.is_relation:
+                result[attname] = value.pk if value is not None else None
+            elif create and value in (None, "") and name in result:
                 continue
-            elif value in (None, "") and field == run.local_key:
+            elif key and value in (None, ""):
                 continue  # an empty CRM value never clears the No. (the series gave it one)
             else:
-                result[field.attname] = value
+                result[attname] = value
         return result
 
     def new_record(self, values: dict):
