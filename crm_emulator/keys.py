@@ -92,16 +92,22 @@ def replace(rows_before_after) -> None:
 
 
 def insert(keys: list[tuple]) -> None:
-    """One parameterized INSERT run for (entity, attribute, value, row id) tuples."""
+    """One parameterized INSERT run for (entity, attribute, value, row id) tuples. The texts
+    go as they are; each row id is prepared for the database once, not once per key."""
     if not keys:
         return
     connection = connections[CRM_DB]
-    fields = [Key._meta.get_field(name) for name in ("entity", "attribute", "value", "rowid")]
+    rowid_field = Key._meta.get_field("rowid")
+    prepared: dict = {}
+    params = []
+    for entity_name, attribute, value, rowid in keys:
+        if rowid not in prepared:
+            prepared[rowid] = rowid_field.get_db_prep_save(rowid, connection)
+        params.append((entity_name, attribute, value, prepared[rowid]))
     quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(Key._meta.db_table)} "
-           f"({', '.join(quote(f.column) for f in fields)}) VALUES (%s, %s, %s, %s)")
-    params = [[field.get_db_prep_save(value, connection)
-               for field, value in zip(fields, key, strict=True)] for key in keys]
+    columns = ", ".join(quote(Key._meta.get_field(name).column)
+                        for name in ("entity", "attribute", "value", "rowid"))
+    sql = f"INSERT INTO {quote(Key._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s)"
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 

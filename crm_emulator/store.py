@@ -290,10 +290,33 @@ def insert_rows(rows: list[Row]):
     sql = (f"INSERT INTO {quote(Row._meta.db_table)} "
            f"({', '.join(quote(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
-    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-              for row in rows]
+    prepare = preparer(fields, connection)
+    params = [[prepare(f, getattr(row, f.attname)) for f in fields] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+SHARED = {"createdon", "modifiedon", "createdby", "modifiedby"}  # one value for a whole unit
+
+
+def preparer(fields, connection):
+    """get_db_prep_save, remembered for the values a unit of work's rows share (its time and
+    its user) and skipped for plain texts and integers, which go to the database as they are."""
+    plain = {f.name for f in fields if f.get_internal_type() in (
+        "CharField", "BigIntegerField", "IntegerField")}
+    known: dict = {}
+
+    def prepare(field, value):
+        if field.name in plain:
+            return value
+        if field.name in SHARED:
+            key = (field.name, value)
+            if key not in known:
+                known[key] = field.get_db_prep_save(value, connection)
+            return known[key]
+        return field.get_db_prep_save(value, connection)
+
+    return prepare
 
 
 def update_rows(rows: list[Row]):
@@ -304,8 +327,8 @@ def update_rows(rows: list[Row]):
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     sql = f"UPDATE {quote(Row._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
-    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
-              for row in rows]
+    prepare = preparer(fields, connection)
+    params = [[prepare(f, getattr(row, f.attname)) for f in fields] + [row.pk] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
