@@ -63,10 +63,14 @@ def keys_of(entity_name: str, data: dict) -> dict[str, str]:
     return found
 
 
-def matching(entity_name: str, attribute: str, values: list[str]):
-    """The ids of the rows whose `attribute` has one of the indexed `values` (a subquery)."""
-    return Key.objects.filter(entity=entity_name, attribute=attribute, value__in=values) \
-        .values("rowid")
+def matching(entity_name: str, lookups: list[tuple[str, list[str]]]):
+    """The ids of the rows whose attribute has one of the indexed values, for each
+    (attribute, values) of `lookups` (a subquery). Several lookups (`a eq 'x' or b eq 'y'`) go as
+    one union, each part read from the index: `rowid IN (…) OR rowid IN (…)` would make the
+    database walk the whole table."""
+    parts = [Key.objects.filter(entity=entity_name, attribute=attribute, value__in=values)
+             .values("rowid") for attribute, values in lookups]
+    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def replace(rows_before_after) -> None:

@@ -81,6 +81,7 @@ class FilterParser:
         self.text = text
         self.tokens = tokenize(text)
         self.negations = 0  # how many `not` the parser is inside
+        self.index_reads: dict[int, tuple[Q, list]] = {}  # id(Q) -> (Q, its index lookups)
         self.pos = 0
 
     # --- token helpers ---
@@ -118,7 +119,20 @@ class FilterParser:
         q = self.parse_and()
         while self.is_word("or"):
             self.next()
-            q = q | self.parse_and()
+            q = self.either(q, self.parse_and())
+        return q
+
+    def either(self, left: Q, right: Q) -> Q:
+        """`left or right`; two reads of the index become one (keys.matching)."""
+        reads = [self.index_reads.get(id(q)) for q in (left, right)]
+        if all(read is not None and read[0] is q for read, q in zip(reads, (left, right),
+                                                                    strict=True)):
+            return self.index_q(reads[0][1] + reads[1][1])
+        return left | right
+
+    def index_q(self, lookups: list) -> Q:
+        q = Q(rowid__in=keys.matching(self.entity.logical_name, lookups))
+        self.index_reads[id(q)] = (q, lookups)
         return q
 
     def parse_and(self) -> Q:
@@ -325,7 +339,7 @@ class FilterParser:
         folded = [keys.indexable(value) for value in values]
         if not folded or None in folded:
             return None
-        return Q(rowid__in=keys.matching(name, attribute.name, folded))
+        return self.index_q([(attribute.name, folded)])
 
 
 def parse_filter(entity: Entity, text: str) -> Q:

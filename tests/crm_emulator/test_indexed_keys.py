@@ -42,6 +42,20 @@ def test_indexed_filters_read_the_index_not_the_table(api):
     assert not any("json" in sql.lower() or "->" in sql for sql in reads)
 
 
+def test_a_match_read_of_two_priorities_is_one_read_of_the_index(api):
+    """`In(no, …) or In(name, …)`, as the engine's match before create asks: one union of two
+    index reads; `rowid IN (…) OR rowid IN (…)` would walk the whole table on SQLite."""
+    api.create("accounts", {"name": "By number", "accountnumber": "C-1"})
+    api.create("accounts", {"name": "By name"})
+    api.create("accounts", {"name": "Neither", "accountnumber": "C-9"})
+    by_name = "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['by NAME'])"
+    with CaptureQueriesContext(connections["crm"]) as queries:
+        assert names(api, f"{IN.format(chr(39) + 'c-1' + chr(39))} or {by_name}") == [
+            "By name", "By number"]
+    reads = [q["sql"] for q in queries.captured_queries if Key._meta.db_table in q["sql"]]
+    assert len(reads) == 1 and reads[0].count(" OR ") == 0 and "UNION" in reads[0]
+
+
 def test_the_index_follows_updates_and_deletions(api):
     rowid = new_id()
     api.create("accounts", {"accountid": rowid, "name": "Fabrikam", "accountnumber": "OLD"})
